@@ -1,0 +1,105 @@
+/**
+ * @module
+ * Typed errors. Every raftkit error extends `RaftError` and has a stable string `code`, so
+ * callers switch on codes rather than on messages.
+ */
+import type { NodeId } from './types.js';
+
+export type RaftErrorCode =
+  | 'RAFT_NOT_LEADER'
+  | 'RAFT_PROPOSAL_DROPPED'
+  | 'RAFT_OVERLOADED'
+  | 'RAFT_TRANSFER_REJECTED'
+  | 'RAFT_INVALID_MESSAGE'
+  | 'RAFT_INVALID_CONFIG'
+  | 'RAFT_ASSERTION';
+
+export class RaftError extends Error {
+  readonly code: RaftErrorCode;
+
+  constructor(code: RaftErrorCode, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * The operation needs the leader and this node is not it. `leader` is the leader this node
+ * knows in `term`, or null while there is none: forward there, or retry later.
+ */
+export class NotLeaderError extends RaftError {
+  readonly leader: NodeId | null;
+  readonly term: number;
+
+  constructor(leader: NodeId | null, term: number) {
+    super(
+      'RAFT_NOT_LEADER',
+      leader === null
+        ? `not the leader, and no leader is known in term ${term}`
+        : `not the leader; the leader in term ${term} is ${leader}`,
+    );
+    this.leader = leader;
+    this.term = term;
+  }
+}
+
+export type ProposalDropReason =
+  /** A leadership transfer is under way; retry on the new leader. */
+  | 'transfer-in-progress'
+  /** The proposal itself is unusable: no commands, or a command that is not bytes. */
+  | 'invalid';
+
+/** The leader refused a proposal; `reason` says why. */
+export class ProposalDroppedError extends RaftError {
+  readonly reason: ProposalDropReason;
+
+  constructor(reason: ProposalDropReason, detail: string) {
+    super('RAFT_PROPOSAL_DROPPED', `proposal dropped (${reason}): ${detail}`);
+    this.reason = reason;
+  }
+}
+
+/**
+ * A bounded queue is full (`limit` names the option): retry after the backlog drains. This is
+ * back-pressure, not a failure of the cluster.
+ */
+export class OverloadedError extends RaftError {
+  readonly limit: string;
+
+  constructor(limit: string, detail: string) {
+    super('RAFT_OVERLOADED', `overloaded (${limit}): ${detail}`);
+    this.limit = limit;
+  }
+}
+
+/** `transferLeader(to)` named a node that cannot become leader. */
+export class TransferRejectedError extends RaftError {
+  readonly target: NodeId;
+
+  constructor(target: NodeId, detail: string) {
+    super('RAFT_TRANSFER_REJECTED', `cannot transfer leadership to ${target}: ${detail}`);
+    this.target = target;
+  }
+}
+
+/** A message given to `step` made no sense; the core's state was left unchanged. */
+export class InvalidMessageError extends RaftError {
+  constructor(detail: string) {
+    super('RAFT_INVALID_MESSAGE', `invalid message: ${detail}`);
+  }
+}
+
+/** Options or a configuration given to the core were unusable. */
+export class InvalidConfigError extends RaftError {
+  constructor(detail: string) {
+    super('RAFT_INVALID_CONFIG', `invalid configuration: ${detail}`);
+  }
+}
+
+/** An invariant did not hold: a bug in raftkit or a contract broken by its caller. */
+export class AssertionError extends RaftError {
+  constructor(detail: string) {
+    super('RAFT_ASSERTION', `assertion failed: ${detail}`);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * @module
+ * The Raft protocol as a pure, deterministic state machine.
+ */
+export { describeEntries, describeEntry, describeMessage } from './describe.js';
+export {
+  AssertionError,
+  InvalidConfigError,
+  InvalidMessageError,
+  NotLeaderError,
+  OverloadedError,
+  ProposalDroppedError,
+  type ProposalDropReason,
+  RaftError,
+  type RaftErrorCode,
+  TransferRejectedError,
+} from './errors.js';
+export { type LogStorage, MemoryStorage, type MemoryStorageInit } from './log-storage.js';
+export {
+  allMembers,
+  describeMembership,
+  isMember,
+  isVoter,
+  type Membership,
+  type MembershipSpec,
+  membership,
+} from './membership.js';
+export type {
+  AppendRequest,
+  AppendResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  Message,
+  MessageType,
+  ReadIndexRequest,
+  ReadIndexResponse,
+  TimeoutNow,
+  VoteRequest,
+  VoteResponse,
+} from './messages.js';
+export { messageTypes } from './messages.js';
+export { defaultLimits, type RaftOptions } from './options.js';
+export type { CampaignKind, ProposalPosition } from './raft.js';
+export { type Random, seededRandom } from './random.js';
+export { type ProgressStatus, RawNode, type Ready, type Status } from './raw-node.js';
+export {
+  type Entry,
+  type EntryKind,
+  emptyHardState,
+  entrySizeBytes,
+  type HardState,
+  type NodeId,
+  type ReadState,
+  type Role,
+  type SoftState,
+} from './types.js';
+export { checkMessageShape, MAX_READ_CONTEXT_LENGTH } from './validate.js';

@@ -1,0 +1,127 @@
+/**
+ * @module
+ * The narrow, synchronous view of stable storage that the core reads, and `MemoryStorage`, the
+ * simplest implementation of it. The core never writes storage: the layer above persists what
+ * a Ready hands out, then calls `advance()`.
+ *
+ * A log need not start at index 1: after compaction (or when created from a snapshot) its first
+ * entry follows a prefix that is gone, whose last index and term are still known, so that an
+ * AppendEntries following it can be checked.
+ */
+import { assert } from './assert.js';
+import { type Entry, emptyHardState, entrySizeBytes, type HardState } from './types.js';
+
+export interface LogStorage {
+  /** The hard state last persisted; read once when a core starts. */
+  hardState(): HardState;
+  /** Index of the first entry held. `lastIndex() + 1` when the log is empty. */
+  firstIndex(): number;
+  /** Index of the last entry held; `firstIndex() - 1` when empty. */
+  lastIndex(): number;
+  /**
+   * Term of the entry at `index`, for `firstIndex() - 1 <= index <= lastIndex()` (at
+   * `firstIndex() - 1`, the term of the last entry compacted away, 0 for a new log).
+   * Undefined outside that range.
+   */
+  term(index: number): number | undefined;
+  /**
+   * Entries `[low, high)` with `firstIndex() <= low <= high <= lastIndex() + 1`, stopping before
+   * their total `entrySizeBytes` would pass `maxBytes`, but always at least one when low < high.
+   * Returns a new array the caller may keep and extend.
+   */
+  entries(low: number, high: number, maxBytes: number): Entry[];
+}
+
+export interface MemoryStorageInit {
+  /** Index and term of the last entry already compacted away (a snapshot's). Default 0, 0. */
+  readonly compactedIndex?: number;
+  readonly compactedTerm?: number;
+  readonly hardState?: HardState;
+  readonly entries?: readonly Entry[];
+}
+
+/** A `LogStorage` held in memory, with the writes the layer above performs. */
+export class MemoryStorage implements LogStorage {
+  #compactedIndex: number;
+  #compactedTerm: number;
+  #hardState: HardState;
+  // #entries[i] has index #compactedIndex + 1 + i.
+  #entries: Entry[] = [];
+
+  constructor(init: MemoryStorageInit = {}) {
+    this.#compactedIndex = init.compactedIndex ?? 0;
+    this.#compactedTerm = init.compactedTerm ?? 0;
+    this.#hardState = init.hardState ?? emptyHardState;
+    if (init.entries !== undefined && init.entries.length > 0) this.append(init.entries);
+  }
+
+  hardState(): HardState {
+    return this.#hardState;
+  }
+
+  setHardState(hardState: HardState): void {
+    this.#hardState = hardState;
+  }
+
+  firstIndex(): number {
+    return this.#compactedIndex + 1;
+  }
+
+  lastIndex(): number {
+    return this.#compactedIndex + this.#entries.length;
+  }
+
+  term(index: number): number | undefined {
+    if (index === this.#compactedIndex) return this.#compactedTerm;
+    return this.#entries[index - this.#compactedIndex - 1]?.term;
+  }
+
+  entries(low: number, high: number, maxBytes: number): Entry[] {
+    assert(
+      low >= this.firstIndex() && low <= high && high <= this.lastIndex() + 1,
+      () => `entries [${low}, ${high}) outside [${this.firstIndex()}, ${this.lastIndex() + 1})`,
+    );
+    return sliceBytes(this.#entries, low - this.#compactedIndex - 1, high - low, maxBytes);
+  }
+
+  /**
+   * Appends consecutive entries, first discarding any held at or after `entries[0].index`
+   * (a conflicting suffix the new leader overwrote).
+   */
+  append(entries: readonly Entry[]): void {
+    const first = entries[0];
+    if (first === undefined) return;
+    assert(
+      first.index > this.#compactedIndex && first.index <= this.lastIndex() + 1,
+      () => `append at ${first.index} to a log of [${this.firstIndex()}, ${this.lastIndex()}]`,
+    );
+    this.#entries.length = first.index - this.#compactedIndex - 1;
+    for (const e of entries) this.#entries.push(e);
+  }
+
+  /** Everything held, for tests and inspection. */
+  allEntries(): readonly Entry[] {
+    return this.#entries;
+  }
+}
+
+/**
+ * `count` entries of `source` from `start`, stopping before `maxBytes` is passed but keeping at
+ * least one: a single entry larger than the limit must still travel.
+ */
+export function sliceBytes(
+  source: readonly Entry[],
+  start: number,
+  count: number,
+  maxBytes: number,
+): Entry[] {
+  const out: Entry[] = [];
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const e = source[start + i] as Entry;
+    bytes += entrySizeBytes(e);
+    if (bytes > maxBytes && out.length > 0) break;
+    out.push(e);
+  }
+  return out;
+}

@@ -1,0 +1,67 @@
+/**
+ * @module
+ * The tail of the log that is not yet on stable storage. Entries enter here when a leader
+ * appends or a follower accepts them, are handed out by a Ready, and leave once the layer above
+ * reports them durable. Where they overlap stable storage (a conflicting suffix was just
+ * replaced), they win.
+ */
+import { assert } from './assert.js';
+import type { Entry } from './types.js';
+
+export class UnstableLog {
+  /** Index of `entries[0]`; everything below it is on stable storage. */
+  offset: number;
+  entries: Entry[] = [];
+
+  constructor(offset: number) {
+    this.offset = offset;
+  }
+
+  /** Index of the last unstable entry, or undefined when there is none. */
+  lastIndex(): number | undefined {
+    return this.entries.length === 0 ? undefined : this.offset + this.entries.length - 1;
+  }
+
+  /** Term of the unstable entry at `index`, or undefined if it is not here. */
+  term(index: number): number | undefined {
+    return this.entries[index - this.offset]?.term;
+  }
+
+  /** Appends entries, discarding unstable ones at or after the first new index. */
+  truncateAndAppend(entries: readonly Entry[]): void {
+    const first = entries[0];
+    if (first === undefined) return;
+    const after = first.index;
+    if (after === this.offset + this.entries.length) {
+      for (const e of entries) this.entries.push(e);
+    } else if (after <= this.offset) {
+      // Replaces everything unstable and a suffix of stable storage as well.
+      this.offset = after;
+      this.entries = entries.slice();
+    } else {
+      this.entries.length = after - this.offset;
+      for (const e of entries) this.entries.push(e);
+    }
+  }
+
+  /** Entries `[low, high)`, all of which must be unstable. */
+  slice(low: number, high: number): Entry[] {
+    assert(
+      low >= this.offset && high <= this.offset + this.entries.length && low <= high,
+      () =>
+        `unstable slice [${low}, ${high}) outside [${this.offset}, ${this.offset + this.entries.length})`,
+    );
+    return this.entries.slice(low - this.offset, high - this.offset);
+  }
+
+  /**
+   * Entries up to `index` are durable, if the entry there still has `term`. A later leader may
+   * have replaced it while it was being written; then what was written is stale and the
+   * entries stay here to be written again.
+   */
+  stableTo(index: number, term: number): void {
+    if (index < this.offset || this.term(index) !== term) return;
+    this.entries = this.entries.slice(index + 1 - this.offset);
+    this.offset = index + 1;
+  }
+}

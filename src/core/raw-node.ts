@@ -1,0 +1,233 @@
+/**
+ * @module
+ * The synchronous public face of the core. Drive it with `tick()`, `step()`, `propose()`,
+ * `readIndex()` and `transferLeader()`; whenever `hasReady()`, take a `ready()`, carry it out
+ * in the order its fields document, then call `advance()`.
+ *
+ * @example
+ * ```ts
+ * const node = new RawNode({ id: 'a', storage, membership: { voters: ['a', 'b', 'c'] }, random });
+ * node.tick();
+ * if (node.hasReady()) {
+ *   const rd = node.ready();
+ *   send(rd.messages);                          // may leave before the disk write
+ *   await persist(rd.hardState, rd.entries);    // fsync if rd.mustSync
+ *   send(rd.messagesAfterPersist);              // only now
+ *   apply(rd.committedEntries);
+ *   node.advance();
+ * }
+ * ```
+ */
+import { assert } from './assert.js';
+import type { InvalidMessageError } from './errors.js';
+import type { Membership } from './membership.js';
+import type { Message } from './messages.js';
+import type { RaftOptions } from './options.js';
+import type { ProgressState } from './progress.js';
+import { type CampaignKind, type ProposalPosition, Raft } from './raft.js';
+import {
+  type Entry,
+  entrySizeBytes,
+  type HardState,
+  hardStateEqual,
+  type NodeId,
+  type ReadState,
+  type Role,
+  type SoftState,
+} from './types.js';
+
+/** Everything the layer above must do, in this order, before calling `advance()`. */
+export interface Ready {
+  /** Role, leader or term changed since the last Ready; null otherwise. Drives callbacks. */
+  readonly softState: SoftState | null;
+  /**
+   * Messages that may be sent at once, concurrently with the disk write below: the leader's
+   * AppendEntries and heartbeats (thesis §10.2.1).
+   */
+  readonly messages: readonly Message[];
+  /** Changed hard state to persist; null when unchanged. */
+  readonly hardState: HardState | null;
+  /**
+   * Entries to append to stable storage, replacing any held at or after `entries[0].index`.
+   */
+  readonly entries: readonly Entry[];
+  /** Whether the writes above need an fsync (entries, term or vote changed; not commit alone). */
+  readonly mustSync: boolean;
+  /** Messages to send only once `hardState` and `entries` are durable: votes, acknowledgements. */
+  readonly messagesAfterPersist: readonly Message[];
+  /** Committed entries to apply, in order, after `entries` are durable. */
+  readonly committedEntries: readonly Entry[];
+  /** Answers to `readIndex`: serve each read once `committedEntries` up to its index are applied. */
+  readonly readStates: readonly ReadState[];
+  /** Contexts of reads that will never be answered (leadership changed): fail or retry them. */
+  readonly droppedReads: readonly string[];
+}
+
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressState;
+  readonly inflightMessages: number;
+  readonly recentActive: boolean;
+}
+
+export interface Status {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly leader: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly membership: Membership;
+  /** The leader's view of every member; empty on other roles. */
+  readonly progress: ReadonlyMap<NodeId, ProgressStatus>;
+  readonly transferee: NodeId | null;
+}
+
+export class RawNode {
+  readonly #raft: Raft;
+  #prevSoftState: SoftState;
+  #prevHardState: HardState;
+  #outstanding: Ready | null = null;
+
+  constructor(options: RaftOptions) {
+    this.#raft = new Raft(options);
+    this.#prevSoftState = this.#raft.softState();
+    this.#prevHardState = this.#raft.hardState();
+  }
+
+  get id(): NodeId {
+    return this.#raft.id;
+  }
+
+  /** Advances logical time by one tick: election timeouts, heartbeats, quorum checks. */
+  tick(): void {
+    this.#raft.tick();
+  }
+
+  /** Feeds a message from a peer; an invalid one is returned as an error and changes nothing. */
+  step(message: Message): InvalidMessageError | undefined {
+    return this.#raft.step(message);
+  }
+
+  /**
+   * Proposes commands (leader only, else `NotLeaderError` with the known leader). They are
+   * committed iff the entry at `lastIndex` is later applied with the returned `term`.
+   */
+  propose(commands: readonly Uint8Array[]): ProposalPosition {
+    return this.#raft.propose(commands);
+  }
+
+  /** Requests a linearizable read index for `context`; see `Ready.readStates`. */
+  readIndex(context: string): void {
+    this.#raft.readIndex(context);
+  }
+
+  /** Hands leadership to `to` (leader only). */
+  transferLeader(to: NodeId): void {
+    this.#raft.transferLeader(to);
+  }
+
+  /** Starts an election at once, as if the election timeout had fired. */
+  campaign(kind: CampaignKind = 'election'): void {
+    this.#raft.campaign(kind);
+  }
+
+  hasReady(): boolean {
+    const r = this.#raft;
+    return (
+      !softStateEqual(r.softState(), this.#prevSoftState) ||
+      !hardStateEqual(r.hardState(), this.#prevHardState) ||
+      r.log.unstable.entries.length > 0 ||
+      r.messages.length > 0 ||
+      r.messagesAfterPersist.length > 0 ||
+      r.log.hasNextCommitted() ||
+      r.readStates.length > 0 ||
+      r.droppedReads.length > 0 ||
+      r.canFlushReads()
+    );
+  }
+
+  /** What to do now. Must be followed by `advance()` before the next `ready()`. */
+  ready(): Ready {
+    assert(this.#outstanding === null, 'ready() called again before advance()');
+    const r = this.#raft;
+    r.flushReads();
+    const soft = r.softState();
+    const hard = r.hardState();
+    const hardChanged = !hardStateEqual(hard, this.#prevHardState);
+    const entries = r.log.unstable.entries.slice();
+    const rd: Ready = {
+      softState: softStateEqual(soft, this.#prevSoftState) ? null : soft,
+      messages: r.messages,
+      hardState: hardChanged ? hard : null,
+      entries,
+      mustSync:
+        entries.length > 0 ||
+        hard.term !== this.#prevHardState.term ||
+        hard.vote !== this.#prevHardState.vote,
+      messagesAfterPersist: r.messagesAfterPersist,
+      committedEntries: r.log.hasNextCommitted()
+        ? r.log.nextCommitted(r.options.maxApplyBytes)
+        : [],
+      readStates: r.readStates,
+      droppedReads: r.droppedReads,
+    };
+    r.messages = [];
+    r.messagesAfterPersist = [];
+    r.readStates = [];
+    r.droppedReads = [];
+    this.#prevSoftState = soft;
+    this.#outstanding = rd;
+    return rd;
+  }
+
+  /** Acknowledges the last Ready: its writes are durable and its committed entries applied. */
+  advance(): void {
+    const rd = this.#outstanding;
+    assert(rd !== null, 'advance() without an outstanding ready()');
+    this.#outstanding = null;
+    if (rd.hardState !== null) this.#prevHardState = rd.hardState;
+    const lastEntry = rd.entries[rd.entries.length - 1];
+    if (lastEntry !== undefined) this.#raft.persisted(lastEntry.index, lastEntry.term);
+    const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastApplied !== undefined) {
+      let bytes = 0;
+      for (const e of rd.committedEntries) bytes += entrySizeBytes(e);
+      this.#raft.applied(lastApplied.index, bytes);
+    }
+  }
+
+  status(): Status {
+    const r = this.#raft;
+    const progress = new Map<NodeId, ProgressStatus>();
+    for (const [id, pr] of r.progress) {
+      progress.set(id, {
+        match: pr.match,
+        next: pr.next,
+        state: pr.state,
+        inflightMessages: pr.inflights.count,
+        recentActive: pr.recentActive,
+      });
+    }
+    return {
+      id: r.id,
+      role: r.role,
+      term: r.term,
+      vote: r.vote,
+      leader: r.leader,
+      commitIndex: r.log.committed,
+      appliedIndex: r.log.applied,
+      lastIndex: r.log.lastIndex(),
+      membership: r.membership,
+      progress,
+      transferee: r.transferee,
+    };
+  }
+}
+
+function softStateEqual(a: SoftState, b: SoftState): boolean {
+  return a.role === b.role && a.leader === b.leader && a.term === b.term;
+}

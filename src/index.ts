@@ -1,0 +1,5 @@
+/**
+ * @module
+ * raftkit: a Raft consensus library for Node.js.
+ */
+export * from './core/index.js';
