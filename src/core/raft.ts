@@ -230,7 +230,7 @@ export class Raft {
     this.electionElapsed = 0;
     const pr = this.progress.get(to) as Progress;
     if (pr.match === this.log.lastIndex()) this.#send(to, { type: 'timeout-now' });
-    else this.#sendAppends(to);
+    else this.#sendAppends(to, true);
   }
 
   /** Starts an election now (for tests and operators); a leader ignores it. */
@@ -652,7 +652,7 @@ export class Raft {
     pr.probeSent = false;
     // Acknowledgements may have been lost: free a slot so a full window can move again.
     if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
-    if (pr.match < this.log.lastIndex()) this.#sendAppends(m.from);
+    if (pr.match < this.log.lastIndex()) this.#sendAppends(m.from, true);
     if (m.round > 0) {
       this.#releaseReads(this.reads.acknowledge(m.from, m.round, this.#hasQuorum));
     }
@@ -681,17 +681,18 @@ export class Raft {
   /**
    * Sends what the follower may receive now: one message in probe, as many as the inflight
    * window allows in replicate. Without new entries, a message still goes when it lets the
-   * follower advance its commit index.
+   * follower advance its commit index, or with `probeIfIdle`: an empty AppendEntries at
+   * `next - 1` that the follower rejects if messages were lost, so the leader finds out.
    */
-  #sendAppends(to: NodeId): void {
+  #sendAppends(to: NodeId, probeIfIdle = false): void {
     const pr = this.progress.get(to) as Progress;
-    if (!this.#sendAppend(to, pr)) return;
-    while (pr.state === 'replicate' && this.#sendAppend(to, pr)) {
+    if (!this.#sendAppend(to, pr, probeIfIdle)) return;
+    while (pr.state === 'replicate' && this.#sendAppend(to, pr, false)) {
       // Each send of entries fills one inflight slot, so the window bounds this loop.
     }
   }
 
-  #sendAppend(to: NodeId, pr: Progress): boolean {
+  #sendAppend(to: NodeId, pr: Progress, probeIfIdle: boolean): boolean {
     if (pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
@@ -702,7 +703,7 @@ export class Raft {
       pr.next <= last ? this.log.slice(pr.next, last + 1, this.options.maxAppendBytes) : [];
     // The follower commits up to min(commit, the last entry it got).
     const commitTold = Math.min(this.log.committed, prevIndex + entries.length);
-    if (entries.length === 0 && commitTold <= pr.sentCommit) return false;
+    if (entries.length === 0 && commitTold <= pr.sentCommit && !probeIfIdle) return false;
     let bytes = 0;
     for (const e of entries) bytes += entrySizeBytes(e);
     pr.sentEntries(prevIndex + entries.length, bytes);

@@ -51,7 +51,11 @@ export class Cluster {
   readonly sent: Message[] = [];
   readonly #blocked = new Set<string>();
   readonly #down = new Set<NodeId>();
+  readonly #held = new Set<NodeId>();
   trace = false;
+  /** When false, a message a node refuses is recorded in `refused` instead of failing the test. */
+  strict = true;
+  readonly refused: { message: Message; reason: string }[] = [];
 
   constructor(
     ids: readonly NodeId[],
@@ -106,7 +110,7 @@ export class Cluster {
   /** Carries out every pending Ready of every node that is up. */
   processReadies(): void {
     for (const n of this.nodes.values()) {
-      if (this.#down.has(n.id)) continue;
+      if (this.#down.has(n.id) || this.#held.has(n.id)) continue;
       while (n.raw.hasReady()) this.#handleReady(n);
     }
   }
@@ -142,7 +146,10 @@ export class Cluster {
     if (!this.#deliverable(m)) return;
     if (this.trace) console.log(describeMessage(m));
     const err = this.raw(m.to).step(m);
-    if (err !== undefined) throw err;
+    if (err !== undefined) {
+      if (this.strict) throw err;
+      this.refused.push({ message: m, reason: err.message });
+    }
     this.processReadies();
   }
 
@@ -211,6 +218,16 @@ export class Cluster {
     n.options = { ...n.options, ...options };
     n.raw = this.#create(id, n.storage, n.options);
     n.applied = [];
+    this.processReadies();
+  }
+
+  /** Stalls a node's disk: its Readies are left to the test until `release`. */
+  hold(id: NodeId): void {
+    this.#held.add(id);
+  }
+
+  release(id: NodeId): void {
+    this.#held.delete(id);
     this.processReadies();
   }
 

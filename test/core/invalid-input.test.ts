@@ -1,0 +1,488 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import {
+  InvalidMessageError,
+  MAX_READ_CONTEXT_LENGTH,
+  type Message,
+  type RawNode,
+} from '../../src/core/index.js';
+import { Cluster, entry } from './harness.js';
+
+/** Everything observable about a node: status, pending Ready, stored log and hard state. */
+function fingerprint(c: Cluster, id: string): string {
+  const raw: RawNode = c.raw(id);
+  const s = raw.status();
+  return JSON.stringify({
+    ...s,
+    membership: undefined,
+    progress: [...s.progress.entries()],
+    hasReady: raw.hasReady(),
+    log: c
+      .get(id)
+      .storage.allEntries()
+      .map((e) => [e.index, e.term]),
+    hardState: c.get(id).storage.hardState(),
+  });
+}
+
+/** A leader a and followers b, c, after two committed writes, all Readies handled. */
+function settled(): Cluster {
+  const c = new Cluster(['a', 'b', 'c']);
+  c.campaign('a');
+  c.propose('a', 'x', 'y');
+  return c;
+}
+
+const T = 1; // the settled cluster's term
+const bytes = new Uint8Array([1, 2, 3]);
+
+const invalid: { to: 'a' | 'b'; m: unknown; reason: RegExp }[] = [
+  { to: 'b', m: null, reason: /not an object/ },
+  { to: 'b', m: 42, reason: /not an object/ },
+  { to: 'b', m: 'append', reason: /not an object/ },
+  { to: 'b', m: {}, reason: /unknown type/ },
+  { to: 'b', m: { type: 'install-virus', from: 'a', to: 'b', term: T }, reason: /unknown type/ },
+  {
+    to: 'b',
+    m: { type: 'heartbeat', to: 'b', term: T, commit: 0, round: 0 },
+    reason: /from must be/,
+  },
+  {
+    to: 'b',
+    m: { type: 'heartbeat', from: '', to: 'b', term: T, commit: 0, round: 0 },
+    reason: /from must be/,
+  },
+  {
+    to: 'b',
+    m: { type: 'heartbeat', from: 'a', to: 'zz', term: T, commit: 0, round: 0 },
+    reason: /addressed to zz/,
+  },
+  {
+    to: 'b',
+    m: { type: 'heartbeat', from: 'b', to: 'b', term: T, commit: 0, round: 0 },
+    reason: /to itself/,
+  },
+  {
+    to: 'b',
+    m: { type: 'heartbeat', from: 'a', to: 'b', term: -1, commit: 0, round: 0 },
+    reason: /term must be/,
+  },
+  {
+    to: 'b',
+    m: { type: 'heartbeat', from: 'a', to: 'b', term: 1.5, commit: 0, round: 0 },
+    reason: /term must be/,
+  },
+  {
+    to: 'b',
+    m: { type: 'heartbeat', from: 'a', to: 'b', term: Number.NaN, commit: 0, round: 0 },
+    reason: /term must be/,
+  },
+  {
+    to: 'b',
+    m: { type: 'heartbeat', from: 'a', to: 'b', term: '1', commit: 0, round: 0 },
+    reason: /term must be/,
+  },
+  {
+    to: 'b',
+    m: { type: 'heartbeat', from: 'a', to: 'b', term: 0, commit: 0, round: 0 },
+    reason: /term must be/,
+  },
+  {
+    to: 'b',
+    m: { type: 'heartbeat', from: 'a', to: 'b', term: 2 ** 60, commit: 0, round: 0 },
+    reason: /term must be/,
+  },
+  {
+    to: 'b',
+    m: { type: 'heartbeat', from: 'a', to: 'b', term: T, commit: 99, round: 0 },
+    reason: /commit 99 beyond/,
+  },
+  {
+    to: 'b',
+    m: { type: 'heartbeat', from: 'a', to: 'b', term: T, commit: -3, round: 0 },
+    reason: /commit and round/,
+  },
+  {
+    to: 'b',
+    m: {
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: T,
+      prevIndex: 3,
+      prevTerm: 2,
+      entries: [],
+      commit: 0,
+    },
+    reason: /prevTerm 2 > term 1/,
+  },
+  {
+    to: 'b',
+    m: {
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: T,
+      prevIndex: 3,
+      prevTerm: 1,
+      entries: 'x',
+      commit: 0,
+    },
+    reason: /entries must be an array/,
+  },
+  {
+    to: 'b',
+    m: {
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: T,
+      prevIndex: 3,
+      prevTerm: 1,
+      entries: [entry(5, 1)],
+      commit: 0,
+    },
+    reason: /has index 5, expected 4/,
+  },
+  {
+    to: 'b',
+    m: {
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: T,
+      prevIndex: 3,
+      prevTerm: 1,
+      entries: [entry(4, 2)],
+      commit: 0,
+    },
+    reason: /has term 2, expected 1..1/,
+  },
+  {
+    to: 'b',
+    m: {
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: 3,
+      prevIndex: 3,
+      prevTerm: 1,
+      entries: [entry(4, 2), entry(5, 1)],
+      commit: 0,
+    },
+    reason: /entry 5 has term 1/,
+  },
+  {
+    to: 'b',
+    m: {
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: T,
+      prevIndex: 3,
+      prevTerm: 1,
+      entries: [{ index: 4, term: 1, kind: 'evil', data: bytes }],
+      commit: 0,
+    },
+    reason: /unknown kind/,
+  },
+  {
+    to: 'b',
+    m: {
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: T,
+      prevIndex: 3,
+      prevTerm: 1,
+      entries: [{ index: 4, term: 1, kind: 'command', data: 'abc' }],
+      commit: 0,
+    },
+    reason: /data is not bytes/,
+  },
+  {
+    to: 'b',
+    m: {
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: T,
+      prevIndex: 3,
+      prevTerm: 1,
+      entries: [{ index: 4, term: 1, kind: 'noop', data: bytes }],
+      commit: 0,
+    },
+    reason: /noop entry 4 carries data/,
+  },
+  {
+    to: 'b',
+    m: {
+      type: 'append',
+      from: 'a',
+      to: 'b',
+      term: T,
+      prevIndex: 3,
+      prevTerm: 1,
+      entries: [null],
+      commit: 0,
+    },
+    reason: /entry 0 is not an object/,
+  },
+  {
+    to: 'b',
+    m: {
+      type: 'vote',
+      from: 'mallory',
+      to: 'b',
+      term: 9,
+      lastIndex: 99,
+      lastTerm: 9,
+      preVote: false,
+      transfer: true,
+    },
+    reason: /not a member/,
+  },
+  {
+    to: 'b',
+    m: {
+      type: 'vote',
+      from: 'c',
+      to: 'b',
+      term: 2,
+      lastIndex: 9,
+      lastTerm: 5,
+      preVote: false,
+      transfer: false,
+    },
+    reason: /last log term 5 > term 2/,
+  },
+  {
+    to: 'b',
+    m: {
+      type: 'vote',
+      from: 'c',
+      to: 'b',
+      term: 2,
+      lastIndex: 9,
+      lastTerm: 1,
+      preVote: 'yes',
+      transfer: false,
+    },
+    reason: /must be booleans/,
+  },
+  {
+    to: 'b',
+    m: { type: 'vote-response', from: 'c', to: 'b', term: 2, preVote: false },
+    reason: /must be booleans/,
+  },
+  {
+    to: 'b',
+    m: { type: 'read-index', from: 'c', to: 'b', term: T, context: 7 },
+    reason: /context must be a string/,
+  },
+  {
+    to: 'b',
+    m: {
+      type: 'read-index',
+      from: 'c',
+      to: 'b',
+      term: T,
+      context: 'x'.repeat(MAX_READ_CONTEXT_LENGTH + 1),
+    },
+    reason: /context of/,
+  },
+  {
+    to: 'b',
+    m: { type: 'read-index-response', from: 'a', to: 'b', term: T, context: 'r', index: -1 },
+    reason: /index must be/,
+  },
+  {
+    to: 'a',
+    m: {
+      type: 'append',
+      from: 'b',
+      to: 'a',
+      term: T,
+      prevIndex: 0,
+      prevTerm: 0,
+      entries: [],
+      commit: 0,
+    },
+    reason: /in which this node is the leader/,
+  },
+  {
+    to: 'a',
+    m: {
+      type: 'append-response',
+      from: 'b',
+      to: 'a',
+      term: T,
+      success: true,
+      index: 50,
+      hintIndex: 0,
+      hintTerm: 0,
+    },
+    reason: /beyond the last index/,
+  },
+  {
+    to: 'a',
+    m: {
+      type: 'append-response',
+      from: 'b',
+      to: 'a',
+      term: T,
+      success: false,
+      index: 2,
+      hintIndex: 3,
+      hintTerm: 1,
+    },
+    reason: /hint 3 beyond/,
+  },
+  {
+    to: 'a',
+    m: {
+      type: 'append-response',
+      from: 'mallory',
+      to: 'a',
+      term: T,
+      success: true,
+      index: 3,
+      hintIndex: 0,
+      hintTerm: 0,
+    },
+    reason: /not a member/,
+  },
+  {
+    to: 'a',
+    m: { type: 'heartbeat-response', from: 'b', to: 'a', term: T, round: 'x' },
+    reason: /round must be/,
+  },
+];
+
+describe('invalid input to step', () => {
+  for (const [i, { to, m, reason }] of invalid.entries()) {
+    test(`case ${i}: refused (${reason.source}) and the state is unchanged`, () => {
+      const c = settled();
+      const before = fingerprint(c, to);
+      const err = c.raw(to).step(m as Message);
+      assert.ok(err instanceof InvalidMessageError, 'returned, not thrown');
+      assert.equal(err.code, 'RAFT_INVALID_MESSAGE');
+      assert.match(err.message, reason);
+      assert.equal(fingerprint(c, to), before);
+    });
+  }
+
+  test('a leader unknown to this node may still send entries (it may be a newer member)', () => {
+    const c = settled();
+    const m: Message = {
+      type: 'heartbeat',
+      from: 'newcomer',
+      to: 'b',
+      term: 5,
+      commit: 0,
+      round: 0,
+    };
+    assert.equal(c.raw('b').step(m), undefined);
+    assert.deepEqual([c.raw('b').status().term, c.raw('b').status().leader], [5, 'newcomer']);
+  });
+
+  test('stale messages are ignored, not refused', () => {
+    const c = settled();
+    c.raw('a').transferLeader('b');
+    c.stabilize();
+    const m: Message = { type: 'heartbeat', from: 'c', to: 'b', term: T, commit: 0, round: 0 };
+    const before = c.raw('b').status().term;
+    assert.equal(c.raw('b').step(m), undefined);
+    assert.equal(c.raw('b').status().term, before);
+  });
+
+  test('fuzz: step never throws, and what it refuses leaves no trace', () => {
+    const valid: Message[] = [
+      {
+        type: 'append',
+        from: 'a',
+        to: 'b',
+        term: T,
+        prevIndex: 3,
+        prevTerm: 1,
+        entries: [entry(4, 1)],
+        commit: 3,
+      },
+      {
+        type: 'append-response',
+        from: 'b',
+        to: 'a',
+        term: T,
+        success: true,
+        index: 3,
+        hintIndex: 0,
+        hintTerm: 0,
+      },
+      { type: 'heartbeat', from: 'a', to: 'b', term: T, commit: 3, round: 1 },
+      { type: 'heartbeat-response', from: 'b', to: 'a', term: T, round: 1 },
+      {
+        type: 'vote',
+        from: 'c',
+        to: 'b',
+        term: 2,
+        lastIndex: 3,
+        lastTerm: 1,
+        preVote: true,
+        transfer: false,
+      },
+      { type: 'vote-response', from: 'b', to: 'a', term: T, preVote: false, granted: true },
+      { type: 'timeout-now', from: 'a', to: 'b', term: T },
+      { type: 'read-index', from: 'b', to: 'a', term: T, context: 'r' },
+      { type: 'read-index-response', from: 'a', to: 'b', term: T, context: 'r', index: 3 },
+    ];
+    const fieldValue = fc.oneof(
+      fc.anything(),
+      fc.integer({ min: -5, max: 10 }),
+      fc.constantFrom('a', 'b', 'c', 'zz', ''),
+      fc.constant(new Uint8Array(2)),
+    );
+    const mutated = fc
+      .tuple(
+        fc.constantFrom(...valid),
+        fc.dictionary(
+          fc.constantFrom(
+            'type',
+            'from',
+            'to',
+            'term',
+            'prevIndex',
+            'prevTerm',
+            'entries',
+            'commit',
+            'index',
+            'hintIndex',
+            'hintTerm',
+            'round',
+            'preVote',
+            'granted',
+            'lastIndex',
+            'lastTerm',
+            'context',
+            'success',
+          ),
+          fieldValue,
+        ),
+      )
+      .map(([m, changes]) => ({ ...m, ...changes }));
+    fc.assert(
+      fc.property(fc.oneof(fc.anything(), mutated), (m) => {
+        const c = settled();
+        const target = (m as { to?: unknown })?.to === 'a' ? 'a' : 'b';
+        const before = fingerprint(c, target);
+        const err = c.raw(target).step(m as Message);
+        if (err !== undefined) assert.equal(fingerprint(c, target), before);
+        // Whatever it accepted, the cluster keeps working (refusing what a forgery causes).
+        c.strict = false;
+        c.stabilize();
+        c.tickAll(3);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
