@@ -15,6 +15,7 @@ export {
   type RaftErrorCode,
   TransferRejectedError,
 } from './errors.js';
+export type { LogView } from './log.js';
 export { type LogStorage, MemoryStorage, type MemoryStorageInit } from './log-storage.js';
 export {
   allMembers,

@@ -13,7 +13,17 @@ export interface LogPosition {
   readonly term: number;
 }
 
-export class RaftLog {
+/** A read-only view of a core's log, stable and unstable parts together (for inspection). */
+export interface LogView {
+  firstIndex(): number;
+  lastIndex(): number;
+  /** Term at `index`, or undefined when compacted away or beyond the log. */
+  term(index: number): number | undefined;
+  /** Entries `[low, high)` within `maxBytes` (at least one when low < high). */
+  slice(low: number, high: number, maxBytes: number): Entry[];
+}
+
+export class RaftLog implements LogView {
   readonly storage: LogStorage;
   readonly unstable: UnstableLog;
   /** Highest index known to be committed. Never decreases. */

