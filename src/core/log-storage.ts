@@ -99,6 +99,18 @@ export class MemoryStorage implements LogStorage {
     for (const e of entries) this.#entries.push(e);
   }
 
+  /**
+   * Discards entries up to `index` (already applied, or covered by a snapshot), keeping its
+   * term so that an AppendEntries following it can still be checked.
+   */
+  compact(index: number): void {
+    if (index <= this.#compactedIndex) return;
+    assert(index <= this.lastIndex(), () => `compact to ${index} beyond last ${this.lastIndex()}`);
+    this.#compactedTerm = this.term(index) as number;
+    this.#entries = this.#entries.slice(index - this.#compactedIndex);
+    this.#compactedIndex = index;
+  }
+
   /** Everything held, for tests and inspection. */
   allEntries(): readonly Entry[] {
     return this.#entries;

@@ -95,6 +95,8 @@ export class Raft {
   readonly reads: ReadIndexTracker;
   /** Contexts of reads this follower forwarded to the leader and awaits. */
   readonly #forwardedReads = new Set<string>();
+  /** Proposals appended entries that followers have not been sent yet (see `flush`). */
+  #entriesToBroadcast = false;
   #stepRole: (m: Message) => void = this.#stepFollower;
   #tickRole: () => void = this.#tickElection;
 
@@ -187,7 +189,7 @@ export class Raft {
     }
     this.log.append(entries);
     this.uncommittedBytes += bytes;
-    for (const id of this.progress.keys()) if (id !== this.id) this.#sendAppends(id);
+    this.#entriesToBroadcast = true; // sent by the next Ready, with any other proposals
     return { term: this.term, firstIndex, lastIndex: firstIndex + commands.length - 1 };
   }
 
@@ -277,24 +279,31 @@ export class Raft {
   }
 
   /**
-   * Starts a ReadIndex round for the reads queued since the last one, once this leader has
-   * committed an entry of its own term (before that, its commit index may be behind, §6.4).
+   * Sends what was deferred until the next Ready, so that work arriving between two Readies
+   * shares messages: new entries from every proposal go out in one AppendEntries per follower,
+   * and the reads queued since the last round share one ReadIndex round (started only once
+   * this leader has committed an entry of its own term: before, its commit index may lag, §6.4).
    */
-  flushReads(): void {
-    if (this.role !== 'leader' || !this.reads.hasQueued()) return;
-    if (this.log.term(this.log.committed) !== this.term) return;
-    this.reads.startRound(this.log.committed, this.id);
-    this.#releaseReads(this.reads.release(this.#hasQuorum));
-    if (this.reads.pendingCount > 0) this.#broadcastHeartbeat();
+  flush(): void {
+    if (this.role !== 'leader') return;
+    if (this.#entriesToBroadcast) {
+      this.#entriesToBroadcast = false;
+      for (const id of this.progress.keys()) if (id !== this.id) this.#sendAppends(id);
+    }
+    if (this.#canStartReadRound()) {
+      this.reads.startRound(this.log.committed, this.id);
+      this.#releaseReads(this.reads.release(this.#hasQuorum));
+      if (this.reads.pendingCount > 0) this.#broadcastHeartbeat();
+    }
   }
 
-  /** Whether `flushReads` has work it can do now. */
-  canFlushReads(): boolean {
-    return (
-      this.role === 'leader' &&
-      this.reads.hasQueued() &&
-      this.log.term(this.log.committed) === this.term
-    );
+  /** Whether `flush` has work to do now. */
+  hasDeferredWork(): boolean {
+    return this.role === 'leader' && (this.#entriesToBroadcast || this.#canStartReadRound());
+  }
+
+  #canStartReadRound(): boolean {
+    return this.reads.hasQueued() && this.log.term(this.log.committed) === this.term;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -365,6 +374,7 @@ export class Raft {
     this.transferee = null;
     this.votes.clear();
     this.progress.clear();
+    this.#entriesToBroadcast = false;
     this.uncommittedBytes = 0;
     this.#dropReads();
   }

@@ -147,7 +147,7 @@ export class RawNode {
       r.log.hasNextCommitted() ||
       r.readStates.length > 0 ||
       r.droppedReads.length > 0 ||
-      r.canFlushReads()
+      r.hasDeferredWork()
     );
   }
 
@@ -155,7 +155,7 @@ export class RawNode {
   ready(): Ready {
     assert(this.#outstanding === null, 'ready() called again before advance()');
     const r = this.#raft;
-    r.flushReads();
+    r.flush();
     const soft = r.softState();
     const hard = r.hardState();
     const hardChanged = !hardStateEqual(hard, this.#prevHardState);

@@ -149,3 +149,22 @@ describe('raft log', () => {
     assert.throws(() => new RaftLog(storage, 0), /stored commit 5 outside the stored log/);
   });
 });
+
+describe('memory storage', () => {
+  test('compaction drops a prefix but keeps the term before the first entry', () => {
+    const storage = new MemoryStorage({ entries: logOfTerms([1, 1, 2, 3]) });
+    storage.compact(2);
+    assert.equal(storage.firstIndex(), 3);
+    assert.equal(storage.lastIndex(), 4);
+    assert.equal(storage.term(2), 1);
+    assert.equal(storage.term(1), undefined);
+    assert.deepEqual(
+      storage.entries(3, 5, Number.MAX_SAFE_INTEGER).map((e) => e.term),
+      [2, 3],
+    );
+    storage.compact(1); // already gone: nothing to do
+    assert.equal(storage.firstIndex(), 3);
+    assert.throws(() => storage.compact(9), /beyond last/);
+    assert.throws(() => storage.append([entry(2, 5)]), /append at 2/);
+  });
+});

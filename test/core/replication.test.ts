@@ -148,9 +148,12 @@ describe('log replication (§5.3)', () => {
     const c = new Cluster(['a', 'b', 'c'], { maxInflightMessages: 3 });
     c.campaign('a');
     c.sent.length = 0;
-    // Each proposal is its own message; answers are held back, so only the window limits sends.
-    for (let i = 0; i < 10; i++) c.raw('a').propose([new TextEncoder().encode(`v${i}`)]);
-    c.processReadies();
+    // A Ready after each proposal, so each is its own message; nothing is delivered yet, so no
+    // answer comes back and only the window limits what is sent.
+    for (let i = 0; i < 10; i++) {
+      c.raw('a').propose([new TextEncoder().encode(`v${i}`)]);
+      c.processReadies();
+    }
     const toB = c.queue.filter((m) => isAppend(m) && m.to === 'b');
     assert.equal(toB.length, 3, 'three in flight, none acknowledged, the rest wait');
     c.stabilize();
@@ -159,6 +162,24 @@ describe('log replication (§5.3)', () => {
       texts(c.get('b').applied),
       Array.from({ length: 10 }, (_, i) => `v${i}`),
     );
+  });
+
+  test('proposals between two Readies share one AppendEntries per follower', () => {
+    const c = new Cluster(['a', 'b', 'c']);
+    c.campaign('a');
+    c.sent.length = 0;
+    for (let i = 0; i < 50; i++) c.raw('a').propose([new TextEncoder().encode(`v${i}`)]);
+    c.processReadies();
+    const appends = c.queue.filter(isAppend);
+    assert.deepEqual(
+      appends.map((m) => [m.to, m.entries.length]),
+      [
+        ['b', 50],
+        ['c', 50],
+      ],
+    );
+    c.stabilize();
+    assert.equal(texts(c.get('c').applied).length, 50);
   });
 
   test('a slow follower is not sent more than the window while its answers do not come', () => {
