@@ -288,7 +288,7 @@ export class Raft {
     if (this.role !== 'leader') return;
     if (this.#entriesToBroadcast) {
       this.#entriesToBroadcast = false;
-      for (const id of this.progress.keys()) if (id !== this.id) this.#sendAppends(id);
+      this.#broadcastAppend();
     }
     if (this.#canStartReadRound()) {
       this.reads.startRound(this.log.committed, this.id);

@@ -244,14 +244,38 @@ describe('pre-vote (thesis §9.6)', () => {
   });
 });
 
+describe('role changes (for leader and follower callbacks)', () => {
+  test('every change of role, leader or term is reported once, in order, by Ready.softState', () => {
+    const c = new Cluster(['a', 'b', 'c'], { electionTicks: 10 });
+    c.raw('a').campaign('pre-vote');
+    c.stabilize();
+    assert.deepEqual(c.get('a').softStates, [
+      { role: 'pre-candidate', leader: null, term: 0 },
+      { role: 'candidate', leader: null, term: 1 },
+      { role: 'leader', leader: 'a', term: 1 },
+    ]);
+    assert.deepEqual(c.get('b').softStates, [
+      { role: 'follower', leader: null, term: 1 }, // voted for a in term 1
+      { role: 'follower', leader: 'a', term: 1 }, // heard from a as leader
+    ]);
+    // The leader loses its quorum and steps down: its followers' leader is gone too.
+    c.isolate('a');
+    c.tick('a', 20);
+    assert.deepEqual(c.get('a').softStates.at(-1), { role: 'follower', leader: null, term: 1 });
+    assert.equal(c.get('a').softStates.length, 4, 'no report without a change');
+  });
+});
+
 describe('check-quorum and the leader lease', () => {
-  test('a leader cut off from a majority steps down within an election timeout', () => {
+  test('a leader cut off from a majority steps down after one whole timeout without a quorum', () => {
+    // Check-quorum looks at windows of electionTicks; the window in progress at the cut had
+    // heard from the followers, so the leader steps down at the end of the next one.
     const c = new Cluster(['a', 'b', 'c'], { electionTicks: 10 });
     c.campaign('a');
     c.isolate('a');
-    c.tick('a', 9);
+    c.tick('a', 19);
     assert.equal(c.raw('a').status().role, 'leader');
-    c.tick('a', 11);
+    c.tick('a', 1);
     assert.equal(c.raw('a').status().role, 'follower');
     assert.equal(c.raw('a').status().leader, null);
   });
