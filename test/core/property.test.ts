@@ -5,7 +5,8 @@
  * stale read, commit never moving back, one vote per term per node (across restarts). At the
  * end, healed, the cluster must make progress. Each scenario draws its own fault level,
  * election timeout and message size, so calm runs exercise the protocol and wild ones its
- * recovery. A failure prints fast-check's seed and path, which replay it exactly.
+ * recovery. A failure prints fast-check's seed and path; run the file again with
+ * PROPERTY_SEED=<seed> PROPERTY_PATH=<path> to replay it exactly.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -70,6 +71,15 @@ export const scenario = fc
   })
   .chain((s) => actions(s.faults).map((list) => ({ ...s, actions: list })));
 
+/** PROPERTY_SEED=... PROPERTY_PATH=... replay the run a failure reported. */
+const replay =
+  process.env.PROPERTY_SEED === undefined
+    ? {}
+    : {
+        seed: Number(process.env.PROPERTY_SEED),
+        ...(process.env.PROPERTY_PATH === undefined ? {} : { path: process.env.PROPERTY_PATH }),
+      };
+
 describe('Raft safety under random faults (property)', () => {
   for (const size of [3, 5]) {
     test(`${size} nodes: safety after every step, progress once healed`, (t) => {
@@ -83,7 +93,14 @@ describe('Raft safety under random faults (property)', () => {
           totals.commits += net.stats.commits;
           totals.reads += net.stats.reads;
         }),
-        { numRuns: 1000 },
+        {
+          numRuns: 1000,
+          // Bounds the whole run, shrinking included: a failure is reported within a minute
+          // with the smallest counterexample found so far (and the seed and path to replay it).
+          interruptAfterTimeLimit: 60_000,
+          markInterruptAsFailure: true,
+          ...replay,
+        },
       );
       t.diagnostic(
         `${totals.leaders} leaders, ${totals.commits} entries committed, ${totals.reads} reads checked`,

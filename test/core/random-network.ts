@@ -374,29 +374,25 @@ export class RandomNetwork {
   }
 
   /**
-   * Liveness after the faults: heal, deliver everything, tick; a leader must emerge and a new
-   * proposal must reach every node within `maxRounds` rounds.
+   * Liveness after the faults: heal, deliver everything, tick. Within `maxRounds` rounds a
+   * leader must emerge and, with no new proposal to help, every node must hold and apply the
+   * leader's whole log (a follower whose messages were lost must be found and repaired); then
+   * a new proposal must reach every node. Returns the rounds it took.
    */
   converge(maxRounds: number): number {
     this.#isolated.clear();
     let proposal: { index: number; term: number } | undefined;
     for (let round = 0; round < maxRounds; round++) {
-      for (
-        let i = 0;
-        i < 50 &&
-        (this.queue.length > 0 || this.nodes.some((n) => n.pending !== null || n.raw.hasReady()));
-        i++
-      ) {
-        for (const n of this.nodes) this.#io(n);
-        for (const m of this.queue.splice(0)) this.#deliver(m);
-        this.checkSafety();
-      }
+      this.#settle();
       const leader = this.nodes.find((n) => n.raw.status().role === 'leader');
       const status = leader?.raw.status();
-      // (Re)propose whenever a leader of a new term exists: an earlier proposal may be lost.
-      if (leader !== undefined && status?.transferee === null && proposal?.term !== status.term) {
-        const pos = leader.raw.propose([new TextEncoder().encode('final')]);
-        proposal = { index: pos.lastIndex, term: pos.term };
+      if (leader !== undefined && status !== undefined && status.transferee === null) {
+        const caughtUp = this.nodes.every((n) => n.raw.status().appliedIndex === status.lastIndex);
+        // (Re)propose once everyone caught up, and again if leadership moved on meanwhile.
+        if (caughtUp && proposal?.term !== status.term) {
+          const pos = leader.raw.propose([new TextEncoder().encode('final')]);
+          proposal = { index: pos.lastIndex, term: pos.term };
+        }
       }
       const target = proposal?.index;
       if (target !== undefined && this.nodes.every((n) => n.raw.status().appliedIndex >= target)) {
@@ -405,5 +401,18 @@ export class RandomNetwork {
       for (const n of this.nodes) n.raw.tick();
     }
     throw new SafetyViolation(`no progress within ${maxRounds} rounds after healing`);
+  }
+
+  /** Handles every Ready and delivers every message, until quiet (bounded). */
+  #settle(): void {
+    for (let i = 0; i < 50 && this.#busy(); i++) {
+      for (const n of this.nodes) this.#io(n);
+      for (const m of this.queue.splice(0)) this.#deliver(m);
+      this.checkSafety();
+    }
+  }
+
+  #busy(): boolean {
+    return this.queue.length > 0 || this.nodes.some((n) => n.pending !== null || n.raw.hasReady());
   }
 }
