@@ -138,9 +138,15 @@ export class RawNode {
 
   hasReady(): boolean {
     const r = this.#raft;
+    const soft = this.#prevSoftState;
+    const hard = this.#prevHardState;
+    // Field by field: this runs on every turn of the driving loop, so it allocates nothing.
     return (
-      !softStateEqual(r.softState(), this.#prevSoftState) ||
-      !hardStateEqual(r.hardState(), this.#prevHardState) ||
+      r.role !== soft.role ||
+      r.leader !== soft.leader ||
+      r.term !== hard.term ||
+      r.vote !== hard.vote ||
+      r.log.committed !== hard.commit ||
       r.log.unstable.entries.length > 0 ||
       r.messages.length > 0 ||
       r.messagesAfterPersist.length > 0 ||
