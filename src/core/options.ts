@@ -79,8 +79,9 @@ export function resolveOptions(options: RaftOptions): ResolvedOptions {
   if (typeof options.id !== 'string' || options.id.length === 0) {
     throw new InvalidConfigError('id must be a non-empty string');
   }
+  // A built Membership holds Sets; a spec holds arrays and is validated here.
   const m =
-    'voters' in options.membership && options.membership.voters instanceof Set
+    options.membership.voters instanceof Set
       ? (options.membership as Membership)
       : membership(options.membership as MembershipSpec);
   const resolved: ResolvedOptions = {
