@@ -136,8 +136,12 @@ export class Cluster {
   }
 
   #deliverable(m: Message): boolean {
+    // A message to an address no node holds (a forged sender's reply) goes nowhere.
     return (
-      !this.#down.has(m.to) && !this.#down.has(m.from) && !this.#blocked.has(`${m.from}->${m.to}`)
+      this.nodes.has(m.to) &&
+      !this.#down.has(m.to) &&
+      !this.#down.has(m.from) &&
+      !this.#blocked.has(`${m.from}->${m.to}`)
     );
   }
 

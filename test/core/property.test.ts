@@ -5,12 +5,13 @@
  * stale read, commit never moving back, one vote per term per node (across restarts). At the
  * end, healed, the cluster must make progress. Each scenario draws its own fault level,
  * election timeout and message size, so calm runs exercise the protocol and wild ones its
- * recovery. A failure prints fast-check's seed and path; run the file again with
- * PROPERTY_SEED=<seed> PROPERTY_PATH=<path> to replay it exactly.
+ * recovery. Seeds are fixed unless PROPERTY_SEED says otherwise (test/support/property.ts); a
+ * failure prints fast-check's seed and path to replay it.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { propertySeed } from '../support/property.js';
 import { type Action, RandomNetwork } from './random-network.js';
 
 const node = fc.nat(4);
@@ -71,15 +72,6 @@ export const scenario = fc
   })
   .chain((s) => actions(s.faults).map((list) => ({ ...s, actions: list })));
 
-/** PROPERTY_SEED=... PROPERTY_PATH=... replay the run a failure reported. */
-const replay =
-  process.env.PROPERTY_SEED === undefined
-    ? {}
-    : {
-        seed: Number(process.env.PROPERTY_SEED),
-        ...(process.env.PROPERTY_PATH === undefined ? {} : { path: process.env.PROPERTY_PATH }),
-      };
-
 describe('Raft safety under random faults (property)', () => {
   for (const size of [3, 5]) {
     test(`${size} nodes: safety after every step, progress once healed`, (t) => {
@@ -99,7 +91,7 @@ describe('Raft safety under random faults (property)', () => {
           // with the smallest counterexample found so far (and the seed and path to replay it).
           interruptAfterTimeLimit: 60_000,
           markInterruptAsFailure: true,
-          ...replay,
+          ...propertySeed(),
         },
       );
       t.diagnostic(

@@ -10,6 +10,7 @@ import {
   quorumSize,
   voteResult,
 } from '../../src/core/quorum.js';
+import { propertySeed } from '../support/property.js';
 
 function joint(voters: string[], outgoing: string[] = []): Membership {
   return { voters: new Set(voters), outgoingVoters: new Set(outgoing), learners: new Set() };
@@ -54,6 +55,7 @@ describe('quorum', () => {
         const got = majorityIndex(new Set(ids), (id) => matches[Number(id.slice(1))] as number);
         assert.equal(got, naiveMajorityIndex(matches));
       }),
+      propertySeed(),
     );
   });
 
