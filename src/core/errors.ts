@@ -12,7 +12,12 @@ export type RaftErrorCode =
   | 'RAFT_TRANSFER_REJECTED'
   | 'RAFT_INVALID_MESSAGE'
   | 'RAFT_INVALID_CONFIG'
-  | 'RAFT_ASSERTION';
+  | 'RAFT_ASSERTION'
+  // Raised by the storage layer; listed here so that every code of the project is in one place.
+  | 'RAFT_STORAGE_CORRUPT'
+  | 'RAFT_STORAGE_FAILED'
+  | 'RAFT_STORAGE_LOCKED'
+  | 'RAFT_NOT_A_DATA_DIR';
 
 export class RaftError extends Error {
   readonly code: RaftErrorCode;

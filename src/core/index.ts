@@ -45,11 +45,13 @@ export type { CampaignKind, ProposalPosition } from './raft.js';
 export { type Random, seededRandom } from './random.js';
 export { type ProgressStatus, RawNode, type Ready, type Status } from './raw-node.js';
 export {
+  ENTRY_OVERHEAD_BYTES,
   type Entry,
   type EntryKind,
   emptyHardState,
   entrySizeBytes,
   type HardState,
+  hardStateEqual,
   type NodeId,
   type ReadState,
   type Role,
