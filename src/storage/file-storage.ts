@@ -96,6 +96,9 @@ export class FileStorage implements DurableStorage {
   #flushing: Promise<void> | null = null;
   #failure: StorageFailedError | null = null;
   #closed = false;
+  /** The commit index the file holds, and the segment count when it was written. */
+  #fileCommit: number;
+  #segmentsAtFileWrite: number;
   /** The torn tail recovery cut off (or, read-only, found), if any. */
   readonly tornTail: TornTail | null;
 
@@ -111,6 +114,8 @@ export class FileStorage implements DurableStorage {
     this.#wal = wal;
     this.#hardState = hardState;
     this.#fileState = hardState;
+    this.#fileCommit = hardState.commit;
+    this.#segmentsAtFileWrite = wal.segmentCount();
     this.#release = release;
     this.tornTail = wal.recovered.tornTail;
   }
@@ -135,8 +140,9 @@ export class FileStorage implements DurableStorage {
         throw err;
       }
     }
+    let wal: WriteAheadLog | undefined;
     try {
-      const wal = await WriteAheadLog.open(fs, dir, LOG_DIR, {
+      wal = await WriteAheadLog.open(fs, dir, LOG_DIR, {
         maxSegmentBytes: options.maxSegmentBytes ?? DEFAULT_MAX_SEGMENT_BYTES,
         cacheBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES,
         readOnly,
@@ -153,6 +159,7 @@ export class FileStorage implements DurableStorage {
       }
       return storage;
     } catch (err) {
+      await wal?.close();
       await release?.();
       throw err;
     }
@@ -228,12 +235,23 @@ export class FileStorage implements DurableStorage {
   async #flush(batch: readonly Waiter[]): Promise<void> {
     const termAndVote = batch.findLast((w) => w.termAndVote !== null)?.termAndVote;
     if (termAndVote !== undefined && termAndVote !== null) {
-      // The file's commit must not claim entries that are not yet durable: the log's commit
-      // records carry the rest.
-      const commit = Math.min(termAndVote.commit, this.#wal.durableIndex());
-      await writeHardState(this.#fs, this.#dir, { ...termAndVote, commit });
+      await this.#writeHardStateFile(termAndVote);
     }
     await this.#wal.flush(batch.some((w) => w.sync));
+    // Once per new segment, the file's commit catches up, so that losing the log's last
+    // segments shows as a commit beyond the log rather than as a shorter log.
+    if (this.#wal.segmentCount() !== this.#segmentsAtFileWrite) {
+      await this.#writeHardStateFile(this.#fileState);
+    }
+  }
+
+  async #writeHardStateFile(state: HardState): Promise<void> {
+    // The file's commit never claims entries that are not yet durable: the log's commit
+    // records carry the rest.
+    const commit = Math.min(this.#hardState.commit, this.#wal.durableIndex());
+    await writeHardState(this.#fs, this.#dir, { term: state.term, vote: state.vote, commit });
+    this.#fileCommit = commit;
+    this.#segmentsAtFileWrite = this.#wal.segmentCount();
   }
 
   /** Waits for every save to finish, then closes the files and gives the directory back. */
@@ -241,6 +259,11 @@ export class FileStorage implements DurableStorage {
     if (this.#closed) return;
     this.#closed = true;
     await this.#flushing;
+    // A cleanly stopped node leaves its commit index in the file too.
+    const commit = Math.min(this.#hardState.commit, this.#wal.durableIndex());
+    if (this.#release !== null && this.#failure === null && commit !== this.#fileCommit) {
+      await this.#writeHardStateFile(this.#fileState);
+    }
     await this.#wal.close();
     await this.#release?.();
   }
@@ -253,6 +276,15 @@ export class FileStorage implements DurableStorage {
  * safe: no vote of that term was sent, since a vote leaves only once it is durable.
  */
 async function joinHardState(fs: FileSystem, dir: string, wal: WriteAheadLog): Promise<HardState> {
+  const first = wal.recovered.segments[0];
+  if (first !== undefined && wal.firstIndex() !== 1) {
+    // Until snapshots exist, nothing may be missing before the first segment.
+    throw new CorruptionError(
+      first.file,
+      24,
+      `expected the log to start at index 1 (no snapshot covers earlier entries), found ${wal.firstIndex()}: a segment is missing`,
+    );
+  }
   const file = (await readHardState(fs, dir)) ?? emptyHardState;
   const last = wal.lastIndex();
   if (file.commit > last) {

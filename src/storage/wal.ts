@@ -113,7 +113,12 @@ export class WriteAheadLog {
   ): Promise<WriteAheadLog> {
     const recovered = await recoverLog(fs, dir, logDir);
     const wal = new WriteAheadLog(fs, dir, logDir, options, recovered);
-    await wal.#openSegments();
+    try {
+      await wal.#openSegments();
+    } catch (err) {
+      await wal.close();
+      throw err;
+    }
     return wal;
   }
 
