@@ -2,7 +2,7 @@
  * @module
  * The write-ahead log's record framing. Every record is
  *
- *     u32 bodyLength | u32 crc32(bodyLength bytes, body) | body
+ *     u32 crc32(bodyLength bytes, body) | u32 bodyLength | body
  *
  * (little-endian), and its body starts with a type byte:
  *
@@ -10,7 +10,8 @@
  *     truncate  2 | u64 from    (entries from `from` on are void: a leader overwrote them)
  *     commit    3 | u64 index   (the commit index reached; lets a restart apply at once)
  *
- * The checksum covers the length too, so a damaged length is caught like damaged data.
+ * The checksum covers the length too (it follows the checksum, so one pass covers both), and a
+ * damaged length is caught like damaged data.
  * Decoding never trusts a byte it has not checked: it returns a reason, never throws.
  */
 import { crc32 } from 'node:zlib';
@@ -73,15 +74,19 @@ export function encodeRecord(out: Uint8Array, at: number, record: WalRecord): nu
     writeU64(view, bodyAt + 1, record.type === 'truncate' ? record.from : record.index);
   }
   const end = at + recordBytes(record);
-  view.setUint32(at, end - bodyAt, true);
-  view.setUint32(at + 4, checksum(out, at, end), true);
+  view.setUint32(at + 4, end - bodyAt, true);
+  view.setUint32(at, checksum(out, at, end), true);
   return end;
 }
 
 /** crc32 of the length field and the body of the record spanning [at, end). */
 function checksum(bytes: Uint8Array, at: number, end: number): number {
-  const length = crc32(bytes.subarray(at, at + 4));
-  return crc32(bytes.subarray(at + RECORD_HEADER_BYTES, end), length);
+  return crc32(bytes.subarray(at + 4, end));
+}
+
+/** A DataView over all of `bytes`. */
+export function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export type Decoded =
@@ -89,13 +94,21 @@ export type Decoded =
   /** `incomplete`: the bytes end inside the record (what a torn write leaves). */
   | { readonly ok: false; readonly reason: string; readonly incomplete: boolean };
 
-/** Decodes the record at `at` in `bytes`, checking its length, checksum and fields. */
-export function decodeRecord(bytes: Uint8Array, at: number): Decoded {
+/**
+ * Decodes the record at `at` in `bytes`, checking its length, checksum and fields. An entry's
+ * data is a copy unless `copyData` is false (recovery, which keeps no entry, saves the copy).
+ * `view` over `bytes` may be passed in when decoding many records of one buffer.
+ */
+export function decodeRecord(
+  bytes: Uint8Array,
+  at: number,
+  copyData = true,
+  view: DataView = viewOf(bytes),
+): Decoded {
   if (bytes.byteLength - at < RECORD_HEADER_BYTES) {
     return { ok: false, reason: 'the file ends inside a record header', incomplete: true };
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const length = view.getUint32(at, true);
+  const length = view.getUint32(at + 4, true);
   if (length < INDEX_BODY_BYTES || length > MAX_RECORD_BODY_BYTES) {
     return { ok: false, reason: `impossible record length ${length}`, incomplete: false };
   }
@@ -107,7 +120,7 @@ export function decodeRecord(bytes: Uint8Array, at: number): Decoded {
       incomplete: true,
     };
   }
-  const stored = view.getUint32(at + 4, true);
+  const stored = view.getUint32(at, true);
   const computed = checksum(bytes, at, end);
   if (stored !== computed) {
     return {
@@ -116,10 +129,16 @@ export function decodeRecord(bytes: Uint8Array, at: number): Decoded {
       incomplete: false,
     };
   }
-  return decodeBody(bytes, view, at + RECORD_HEADER_BYTES, end);
+  return decodeBody(bytes, view, at + RECORD_HEADER_BYTES, end, copyData);
 }
 
-function decodeBody(bytes: Uint8Array, view: DataView, at: number, end: number): Decoded {
+function decodeBody(
+  bytes: Uint8Array,
+  view: DataView,
+  at: number,
+  end: number,
+  copyData: boolean,
+): Decoded {
   const type = bytes[at];
   const bad = (reason: string): Decoded => ({ ok: false, reason, incomplete: false });
   if (type === RecordType.entry) {
@@ -129,8 +148,9 @@ function decodeBody(bytes: Uint8Array, view: DataView, at: number, end: number):
     const term = readU64(view, at + 10);
     if (kindByte !== 0 && kindByte !== 1) return bad(`unknown entry kind ${kindByte}`);
     if (!(index >= 1) || !(term >= 1)) return bad(`impossible entry index ${index} term ${term}`);
-    // A copy: the entry must not pin the (possibly large) buffer it was read from.
-    const data = bytes.slice(at + ENTRY_BODY_FIXED_BYTES, end);
+    // A copy, so that a kept entry does not pin the (possibly large) buffer it was read from.
+    const start = at + ENTRY_BODY_FIXED_BYTES;
+    const data = copyData ? bytes.slice(start, end) : bytes.subarray(start, end);
     const entry: Entry = { index, term, kind: kindByte === 1 ? 'noop' : 'command', data };
     return { ok: true, record: { type: 'entry', entry }, end };
   }

@@ -11,7 +11,7 @@
 import { CorruptionError } from './errors.js';
 import { type FileSystem, joinPath } from './file-system.js';
 import { LogIndex } from './log-index.js';
-import { decodeRecord, RECORD_HEADER_BYTES, RecordType } from './record.js';
+import { decodeRecord, RECORD_HEADER_BYTES, RecordType, viewOf } from './record.js';
 import { decodeSegmentHeader, parseSegmentName, SEGMENT_HEADER_BYTES } from './segment.js';
 
 export interface RecoveredSegment {
@@ -54,13 +54,22 @@ export async function recoverLog(fs: FileSystem, dir: string, logDir: string): P
   const state = new Replay();
   const segments: RecoveredSegment[] = [];
   let tornTail: TornTail | null = null;
+  const files = sequences.map((sequence) => joinPath(logDir, segmentFileName(names, sequence)));
+  const read = (i: number): Promise<Uint8Array | undefined> => {
+    const bytes = fs.readFile(joinPath(dir, files[i] as string));
+    bytes.catch(() => {}); // awaited below, unless recovery stops at an earlier segment
+    return bytes;
+  };
+  let next = files.length > 0 ? read(0) : undefined;
   for (const [i, sequence] of sequences.entries()) {
-    const file = joinPath(logDir, segmentFileName(names, sequence));
+    const file = files[i] as string;
     const previous = sequences[i - 1];
     if (previous !== undefined && sequence !== previous + 1) {
       throw new CorruptionError(file, 0, `segment ${previous + 1} is missing before it`);
     }
-    const bytes = (await fs.readFile(joinPath(dir, file))) as Uint8Array;
+    const bytes = (await next) as Uint8Array;
+    // The next segment is read from disk while this one is checked.
+    next = i + 1 < files.length ? read(i + 1) : undefined;
     const last = i === sequences.length - 1;
     const result = replaySegment(state, file, sequence, bytes, last);
     segments.push({ sequence, file, validBytes: result.validBytes });
@@ -146,8 +155,9 @@ function replaySegment(
   }
   state.startSegment(file, header);
   let offset = SEGMENT_HEADER_BYTES;
+  const view = viewOf(bytes);
   while (offset < bytes.byteLength) {
-    const decoded = decodeRecord(bytes, offset);
+    const decoded = decodeRecord(bytes, offset, false, view);
     if (!decoded.ok) {
       if (last && validRecordAfter(bytes, offset) === undefined) {
         const droppedBytes = bytes.byteLength - offset;
@@ -173,9 +183,9 @@ function replaySegment(
  * about one comparison per byte, and only plausible candidates pay for a checksum.
  */
 export function validRecordAfter(bytes: Uint8Array, damaged: number): number | undefined {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = viewOf(bytes);
   for (let at = damaged + 1; at + RECORD_HEADER_BYTES + 9 <= bytes.byteLength; at++) {
-    const length = view.getUint32(at, true);
+    const length = view.getUint32(at + 4, true);
     if (length < 9 || at + RECORD_HEADER_BYTES + length > bytes.byteLength) continue;
     const type = bytes[at + RECORD_HEADER_BYTES];
     const body = at + RECORD_HEADER_BYTES;
@@ -185,7 +195,7 @@ export function validRecordAfter(bytes: Uint8Array, damaged: number): number | u
         : (type === RecordType.truncate || type === RecordType.commit) &&
           length === 9 &&
           safeHigh(view, body + 5);
-    if (plausible && decodeRecord(bytes, at).ok) return at;
+    if (plausible && decodeRecord(bytes, at, false, view).ok) return at;
   }
   return undefined;
 }
