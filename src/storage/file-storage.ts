@@ -18,6 +18,7 @@ import {
   emptyHardState,
   type HardState,
   hardStateEqual,
+  InvalidConfigError,
   type LogStorage,
 } from '../core/index.js';
 import { checkDataDir, createDataDir, LOG_DIR, readIdentity } from './data-dir.js';
@@ -127,6 +128,18 @@ export class FileStorage implements DurableStorage {
   static async open(dir: string, options: FileStorageOptions = {}): Promise<FileStorage> {
     const fs = options.fs ?? new NodeFileSystem();
     const readOnly = options.readOnly ?? false;
+    const maxSegmentBytes = options.maxSegmentBytes ?? DEFAULT_MAX_SEGMENT_BYTES;
+    const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    if (
+      !Number.isSafeInteger(maxSegmentBytes) ||
+      maxSegmentBytes < 256 ||
+      maxSegmentBytes > 2 ** 31
+    ) {
+      throw new InvalidConfigError(`maxSegmentBytes ${maxSegmentBytes}: expected 256 to 2^31`);
+    }
+    if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) {
+      throw new InvalidConfigError(`cacheBytes ${cacheBytes}: expected an integer >= 0`);
+    }
     let release: (() => Promise<void>) | null = null;
     if (readOnly) await readIdentity(fs, dir);
     else {
@@ -142,11 +155,7 @@ export class FileStorage implements DurableStorage {
     }
     let wal: WriteAheadLog | undefined;
     try {
-      wal = await WriteAheadLog.open(fs, dir, LOG_DIR, {
-        maxSegmentBytes: options.maxSegmentBytes ?? DEFAULT_MAX_SEGMENT_BYTES,
-        cacheBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES,
-        readOnly,
-      });
+      wal = await WriteAheadLog.open(fs, dir, LOG_DIR, { maxSegmentBytes, cacheBytes, readOnly });
       const hardState = await joinHardState(fs, dir, wal);
       const storage = new FileStorage(fs, dir, wal, hardState, release);
       if (storage.tornTail !== null) {

@@ -218,9 +218,11 @@ export class WriteAheadLog {
   }
 
   #stageRecords(records: readonly WalRecord[]): void {
-    const segment = this.#segmentForWrite();
     let size = 0;
     for (const r of records) size += recordBytes(r);
+    const segment = this.#segmentForWrite(size);
+    // Offsets are 32-bit: a segment never reaches 4 GiB (one staged batch is far smaller).
+    assert(segment.size + size < 2 ** 32, () => `a batch of ${size} bytes overflows a segment`);
     const bytes = new Uint8Array(size);
     let at = 0;
     for (const r of records) {
@@ -257,10 +259,19 @@ export class WriteAheadLog {
     for (const e of this.#cache.splice(keep)) this.#cacheBytes -= e.data.byteLength;
   }
 
-  /** The segment the next records go to, starting a new one when the current one is full. */
-  #segmentForWrite(): Segment {
+  /**
+   * The segment `size` more bytes go to: the current one, unless they would take it past
+   * `maxSegmentBytes` and it already holds records (a batch larger than a segment gets one).
+   */
+  #segmentForWrite(size: number): Segment {
     const current = this.#current;
-    if (current !== undefined && current.size < this.#options.maxSegmentBytes) return current;
+    if (
+      current !== undefined &&
+      (current.size + size <= this.#options.maxSegmentBytes ||
+        current.size === SEGMENT_HEADER_BYTES)
+    ) {
+      return current;
+    }
     const sequence = (current?.sequence ?? 0) + 1;
     const last = this.#index.last;
     const header = encodeSegmentHeader({

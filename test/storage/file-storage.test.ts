@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
-import { AssertionError, MemoryStorage } from '../../src/core/index.js';
+import { AssertionError, InvalidConfigError, MemoryStorage } from '../../src/core/index.js';
 import {
   FileStorage,
   MemoryFileSystem,
@@ -232,6 +232,18 @@ describe('storage specifics', () => {
     await s.save({ entries: [], hardState: { term: 0, vote: null, commit: 2 }, sync: false });
     assert.equal(fs.counts.sync, before);
     await s.close();
+  });
+
+  test('unusable options are refused before anything is touched', async () => {
+    const fs = new MemoryFileSystem();
+    for (const options of [
+      { maxSegmentBytes: 10 },
+      { maxSegmentBytes: 2 ** 32 },
+      { cacheBytes: -1 },
+    ]) {
+      await assert.rejects(FileStorage.open('/d', { fs, ...options }), InvalidConfigError);
+    }
+    assert.equal(await fs.list('/d'), undefined);
   });
 
   test('a failed fsync fails that save and every later one: no retry can be trusted', async () => {
