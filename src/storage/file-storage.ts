@@ -156,7 +156,7 @@ export class FileStorage implements DurableStorage {
     let wal: WriteAheadLog | undefined;
     try {
       wal = await WriteAheadLog.open(fs, dir, LOG_DIR, { maxSegmentBytes, cacheBytes, readOnly });
-      const hardState = await joinHardState(fs, dir, wal);
+      const hardState = await joinHardState(fs, dir, wal, readOnly);
       const storage = new FileStorage(fs, dir, wal, hardState, release);
       if (storage.tornTail !== null) {
         const { file, offset, droppedBytes, reason } = storage.tornTail;
@@ -284,7 +284,12 @@ export class FileStorage implements DurableStorage {
  * (their write raced the file's); the term is then raised to theirs with no vote, which is
  * safe: no vote of that term was sent, since a vote leaves only once it is durable.
  */
-async function joinHardState(fs: FileSystem, dir: string, wal: WriteAheadLog): Promise<HardState> {
+async function joinHardState(
+  fs: FileSystem,
+  dir: string,
+  wal: WriteAheadLog,
+  readOnly: boolean,
+): Promise<HardState> {
   const first = wal.recovered.segments[0];
   if (first !== undefined && wal.firstIndex() !== 1) {
     // Until snapshots exist, nothing may be missing before the first segment.
@@ -305,6 +310,10 @@ async function joinHardState(fs: FileSystem, dir: string, wal: WriteAheadLog): P
   }
   const commit = Math.max(file.commit, wal.recovered.commit);
   const lastTerm = wal.term(last) ?? 0;
-  if (lastTerm > file.term) return { term: lastTerm, vote: null, commit };
-  return { ...file, commit };
+  if (lastTerm <= file.term) return { ...file, commit };
+  const raised = { term: lastTerm, vote: null, commit: Math.min(commit, wal.durableIndex()) };
+  // Made durable at once: the entries that raised it may later be overwritten, and a term
+  // the node has acted in must never come back lower after another crash.
+  if (!readOnly) await writeHardState(fs, dir, raised);
+  return { ...raised, commit };
 }

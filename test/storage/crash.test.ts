@@ -201,3 +201,58 @@ test('crash consistency: synced data survives, nothing unsynced comes back half-
   t.diagnostic(`${totals.crashes} crashes recovered, ${totals.entries} entries in final logs`);
   assert.ok(totals.crashes > 400);
 });
+
+// Found by `npm run test:explore` (seeds 1959169092 and -668962332): recovery raised the term
+// to the log's last term without writing it down; once the entries that raised it were
+// overwritten and power was cut again, the term came back lower.
+const regressions: Op[][] = [
+  [
+    { kind: 'append', count: 4, back: 1, newTerm: false, sync: false, wait: false },
+    { kind: 'append', count: 9, back: 0, newTerm: false, sync: false, wait: false },
+    { kind: 'append', count: 5, back: 0, newTerm: true, sync: true, wait: true },
+    { kind: 'turn' },
+    { kind: 'crash', seed: 0 },
+    { kind: 'append', count: 4, back: 5, newTerm: false, sync: false, wait: true },
+    { kind: 'append', count: 1, back: 1, newTerm: false, sync: false, wait: false },
+    { kind: 'crash', seed: 1019996070 },
+    { kind: 'append', count: 1, back: 0, newTerm: false, sync: false, wait: false },
+    { kind: 'append', count: 1, back: 1, newTerm: false, sync: false, wait: false },
+    { kind: 'crash', seed: 0 },
+    { kind: 'append', count: 1, back: 0, newTerm: false, sync: false, wait: false },
+    { kind: 'commit', wait: false },
+    { kind: 'commit', wait: false },
+    { kind: 'append', count: 1, back: 0, newTerm: false, sync: false, wait: false },
+    { kind: 'crash', seed: 0 },
+    { kind: 'append', count: 1, back: 0, newTerm: false, sync: false, wait: false },
+    { kind: 'append', count: 1, back: 0, newTerm: false, sync: false, wait: false },
+    { kind: 'turn' },
+    { kind: 'append', count: 1, back: 0, newTerm: false, sync: false, wait: false },
+  ],
+  [
+    { kind: 'append', count: 2, back: 0, newTerm: false, sync: false, wait: false },
+    { kind: 'append', count: 1, back: 0, newTerm: false, sync: false, wait: false },
+    { kind: 'commit', wait: false },
+    { kind: 'turn' },
+    { kind: 'turn' },
+    { kind: 'append', count: 5, back: 0, newTerm: false, sync: false, wait: false },
+    { kind: 'turn' },
+    { kind: 'append', count: 9, back: 1, newTerm: false, sync: false, wait: false },
+    { kind: 'commit', wait: false },
+    { kind: 'append', count: 1, back: 0, newTerm: false, sync: false, wait: true },
+    { kind: 'commit', wait: false },
+    { kind: 'turn' },
+    { kind: 'crash', seed: 255173196 },
+    { kind: 'crash', seed: 0 },
+    { kind: 'append', count: 1, back: 0, newTerm: false, sync: false, wait: false },
+    { kind: 'append', count: 5, back: 0, newTerm: true, sync: false, wait: true },
+    { kind: 'turn' },
+    { kind: 'crash', seed: 111922345 },
+    { kind: 'append', count: 4, back: 1, newTerm: false, sync: false, wait: false },
+    { kind: 'turn' },
+    { kind: 'crash', seed: 1776953533 },
+  ],
+];
+
+test('regression: a term raised from the log at recovery never comes back lower', async () => {
+  for (const ops of regressions) await run(ops);
+});
