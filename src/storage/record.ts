@@ -58,9 +58,18 @@ export function entryRecordBytes(dataBytes: number): number {
   return RECORD_HEADER_BYTES + ENTRY_BODY_FIXED_BYTES + dataBytes;
 }
 
-/** Writes `record` into `out` at `at`; returns the offset after it. */
-export function encodeRecord(out: Uint8Array, at: number, record: WalRecord): number {
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+/** A DataView over all of `bytes`. */
+export function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Writes `record` into `out` (seen through `view`) at `at`; returns the offset after it. */
+export function encodeRecord(
+  out: Uint8Array,
+  at: number,
+  record: WalRecord,
+  view: DataView = viewOf(out),
+): number {
   const bodyAt = at + RECORD_HEADER_BYTES;
   if (record.type === 'entry') {
     const { entry } = record;
@@ -82,11 +91,6 @@ export function encodeRecord(out: Uint8Array, at: number, record: WalRecord): nu
 /** crc32 of the length field and the body of the record spanning [at, end). */
 function checksum(bytes: Uint8Array, at: number, end: number): number {
   return crc32(bytes.subarray(at + 4, end));
-}
-
-/** A DataView over all of `bytes`. */
-export function viewOf(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 export type Decoded =

@@ -23,6 +23,7 @@ import {
   encodeRecord,
   entryRecordBytes,
   recordBytes,
+  viewOf,
   type WalRecord,
 } from './record.js';
 import { type Recovered, recoverLog } from './recover.js';
@@ -224,9 +225,10 @@ export class WriteAheadLog {
     // Offsets are 32-bit: a segment never reaches 4 GiB (one staged batch is far smaller).
     assert(segment.size + size < 2 ** 32, () => `a batch of ${size} bytes overflows a segment`);
     const bytes = new Uint8Array(size);
+    const view = viewOf(bytes);
     let at = 0;
     for (const r of records) {
-      const end = encodeRecord(bytes, at, r);
+      const end = encodeRecord(bytes, at, r, view);
       if (r.type === 'truncate') this.#truncate(r.from);
       else if (r.type === 'entry') {
         const location = {
