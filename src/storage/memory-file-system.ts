@@ -86,13 +86,6 @@ class MemoryFile {
     }
     this.unsynced = [];
   }
-
-  replace(contents: Uint8Array): void {
-    this.#buffer = new Uint8Array(Math.max(256, contents.byteLength));
-    this.#buffer.set(contents);
-    this.size = contents.byteLength;
-    this.unsynced = [];
-  }
 }
 
 function parentOf(path: string): string {
@@ -165,18 +158,6 @@ export class MemoryFileSystem implements FileSystem {
     this.#names = names;
     this.#durableNames = new Map(names);
     this.#unsyncedNames = [];
-  }
-
-  /** Every file's current contents, for tests that damage files on purpose. */
-  files(): Map<string, Uint8Array> {
-    return new Map([...this.#names].map(([path, f]) => [path, f.contents().slice()]));
-  }
-
-  /** Replaces a file's contents durably (a test damaging the disk). */
-  overwrite(path: string, contents: Uint8Array): void {
-    const file = this.#names.get(path);
-    if (file === undefined) throw new Error(`no file ${path}`);
-    file.replace(contents);
   }
 
   async #perform(op: DiskOperation, generation: number): Promise<void> {

@@ -153,11 +153,6 @@ export class WriteAheadLog {
     return this.#index.term(index);
   }
 
-  /** The last index written to its file (readable from disk). */
-  writtenIndex(): number {
-    return this.#writtenIndex;
-  }
-
   /** The last index whose record, and every one before it, is fsynced. */
   durableIndex(): number {
     return this.#durableIndex;
