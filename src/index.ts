@@ -3,4 +3,6 @@
  * raftkit: a Raft consensus library for Node.js.
  */
 export * from './core/index.js';
+export * from './node/index.js';
 export * from './storage/index.js';
+export * from './transport/index.js';

@@ -13,6 +13,11 @@ export type RaftErrorCode =
   | 'RAFT_INVALID_MESSAGE'
   | 'RAFT_INVALID_CONFIG'
   | 'RAFT_ASSERTION'
+  // Raised by the node layer.
+  | 'RAFT_STOPPED'
+  | 'RAFT_TIMEOUT'
+  | 'RAFT_ABORTED'
+  | 'RAFT_INVALID_COMMAND'
   // Raised by the storage layer; listed here so that every code of the project is in one place.
   | 'RAFT_STORAGE_CORRUPT'
   | 'RAFT_STORAGE_FAILED'
@@ -36,16 +41,19 @@ export class RaftError extends Error {
 export class NotLeaderError extends RaftError {
   readonly leader: NodeId | null;
   readonly term: number;
+  /** Where the leader listens, when the layer above knows it (ids default to addresses). */
+  readonly leaderAddress: string | null;
 
-  constructor(leader: NodeId | null, term: number) {
+  constructor(leader: NodeId | null, term: number, leaderAddress: string | null = leader) {
     super(
       'RAFT_NOT_LEADER',
       leader === null
         ? `not the leader, and no leader is known in term ${term}`
-        : `not the leader; the leader in term ${term} is ${leader}`,
+        : `not the leader; the leader in term ${term} is ${leader}${leaderAddress !== null && leaderAddress !== leader ? ` at ${leaderAddress}` : ''}`,
     );
     this.leader = leader;
     this.term = term;
+    this.leaderAddress = leader === null ? null : leaderAddress;
   }
 }
 
@@ -53,7 +61,14 @@ export type ProposalDropReason =
   /** A leadership transfer is under way; retry on the new leader. */
   | 'transfer-in-progress'
   /** The proposal itself is unusable: no commands, or a command that is not bytes. */
-  | 'invalid';
+  | 'invalid'
+  /** The command is larger than one message of the transport can carry. */
+  | 'too-large'
+  /**
+   * Another leader's entry took the proposal's place in the log: it was never applied, and
+   * never will be. Safe to retry.
+   */
+  | 'superseded';
 
 /** The leader refused a proposal; `reason` says why. */
 export class ProposalDroppedError extends RaftError {

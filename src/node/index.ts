@@ -1,0 +1,24 @@
+/**
+ * @module
+ * A running Raft node: the core driven by a clock, a storage and a transport.
+ */
+export type { Clock, Timer } from './clock.js';
+export { AbortedError, InvalidCommandError, NodeStoppedError, TimeoutError } from './errors.js';
+export {
+  DEFAULT_ELECTION_MS,
+  DEFAULT_HEARTBEAT_MS,
+  type NodeLogger,
+  type RaftNodeOptions,
+  type RaftTuning,
+  raftosTiming,
+  type Timing,
+} from './options.js';
+export {
+  type NodeEvents,
+  type NodeStatus,
+  RaftNode,
+  type ReadOptions,
+  type WaitOptions,
+} from './raft-node.js';
+export type { StateMachine } from './state-machine.js';
+export { systemClock, systemRandom } from './system-clock.js';

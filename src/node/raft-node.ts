@@ -1,0 +1,677 @@
+/**
+ * @module
+ * `RaftNode`: one member of a cluster, running. It drives the core with an injected clock,
+ * storage and transport, in the order that keeps data safe (DESIGN.md):
+ *
+ * 1. send what may leave at once (the leader's appends: it replicates while its own fsync runs);
+ * 2. persist the Ready's entries and hard state (`save` resolves once durable);
+ * 3. only then send votes and acknowledgements, which promise that persistence;
+ * 4. apply committed entries in order, once each, and settle the proposals they answer.
+ *
+ * One Ready is carried out at a time; whatever arrives meanwhile is stepped into the core and
+ * goes out with the next, so one fsync serves every proposal made during the previous one.
+ */
+import { EventEmitter } from 'node:events';
+import {
+  type Entry,
+  type NodeId,
+  NotLeaderError,
+  OverloadedError,
+  ProposalDroppedError,
+  type ProposalDropReason,
+  RaftError,
+  RawNode,
+  type ReadState,
+  type Role,
+  type SoftState,
+} from '../core/index.js';
+import type { DurableStorage } from '../storage/index.js';
+import type {
+  ForwardProposal,
+  ForwardRefusal,
+  Transport,
+  TransportStats,
+  WireMessage,
+} from '../transport/index.js';
+import type { Clock, Timer } from './clock.js';
+import { decodeCommand, encodePlain, encodeTagged } from './command.js';
+import { InvalidCommandError, NodeStoppedError } from './errors.js';
+import {
+  checkNodeOptions,
+  maxCommandBytes,
+  type NodeLogger,
+  type RaftNodeOptions,
+  resolveTiming,
+  silentLogger,
+} from './options.js';
+import type { StateMachine } from './state-machine.js';
+import { systemClock, systemRandom } from './system-clock.js';
+import { Waiter } from './waiter.js';
+
+export interface NodeEvents {
+  /** This node's role changed. */
+  role: [role: Role, term: number];
+  /** The leader this node knows changed (null: none known). */
+  leader: [leader: NodeId | null, term: number];
+  /** The node stopped; `reason` is the error that stopped it, or null for `stop()`. */
+  stopped: [reason: Error | null];
+}
+
+export interface WaitOptions {
+  /** Milliseconds to wait; the node's default when absent. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface ReadOptions extends WaitOptions {
+  /** Serve from this node's state as it is, without asking the leader. May be stale. */
+  readonly stale?: boolean;
+}
+
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly members: readonly NodeId[];
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: Error };
+
+interface LocalProposal {
+  readonly term: number;
+  readonly waiter: Waiter<unknown>;
+}
+
+export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitter<NodeEvents> {
+  readonly id: NodeId;
+  readonly stateMachine: S;
+  readonly members: readonly NodeId[];
+  readonly #raw: RawNode;
+  readonly #storage: DurableStorage;
+  readonly #transport: Transport;
+  readonly #clock: Clock;
+  readonly #logger: NodeLogger;
+  readonly #options: RaftNodeOptions<S>;
+  readonly #tickMs: number;
+  readonly #maxCommandBytes: number;
+  /** Random per start: tells this life's forwarded requests from a previous life's. */
+  readonly #incarnation: number;
+  #state: 'new' | 'running' | 'stopped' = 'new';
+  #stopping: Promise<void> | null = null;
+  #failure: Error | null = null;
+  #tickTimer: Timer | null = null;
+  #scheduled = false;
+  #loop: Promise<void> | null = null;
+  #role: Role = 'follower';
+  #leader: NodeId | null = null;
+  #term = 0;
+  /** The term of the last entry applied: a higher one supersedes older local proposals. */
+  #appliedTerm = 0;
+  /** The leader's own proposals, by the index of their entry. */
+  readonly #byIndex = new Map<number, LocalProposal>();
+  /** Proposals this node forwarded to the leader, by request number. */
+  readonly #byRequest = new Map<number, Waiter<unknown>>();
+  #nextRequest = 0;
+  /** Linearizable reads waiting for their read index, by context. */
+  readonly #reads = new Map<string, Waiter<number>>();
+  /** Reads that have their index and wait for the state machine to reach it. */
+  readonly #readsAwaitingApply = new Map<Waiter<number>, number>();
+  #nextRead = 0;
+  readonly #leaderWaiters = new Map<Waiter<NodeId>, NodeId | undefined>();
+  #rejectedMessages = 0;
+  #lastRejectionLog = Number.NEGATIVE_INFINITY;
+
+  constructor(options: RaftNodeOptions<S>) {
+    super();
+    checkNodeOptions(options);
+    const timing = resolveTiming(options);
+    const random = options.random ?? systemRandom();
+    this.id = options.id;
+    this.members = [...options.members];
+    this.stateMachine = options.stateMachine;
+    this.#options = options;
+    this.#storage = options.storage;
+    this.#transport = options.transport;
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
+    this.#tickMs = timing.tickMs;
+    this.#maxCommandBytes = maxCommandBytes(options.transport);
+    this.#incarnation = random.int(2 ** 32);
+    const budget = options.transport.maxMessageBytes - 1024;
+    this.#raw = new RawNode({
+      ...options.raft,
+      id: options.id,
+      storage: options.storage,
+      membership: { voters: [...options.members] },
+      random,
+      electionTicks: timing.electionTicks,
+      heartbeatTicks: timing.heartbeatTicks,
+      // Several entries travel in one message only while they fit the transport.
+      maxAppendBytes: Math.min(options.raft?.maxAppendBytes ?? 1024 * 1024, budget),
+    });
+    const status = this.#raw.status();
+    this.#term = status.term;
+  }
+
+  /** Creates a node and starts it. */
+  static async start<S extends StateMachine>(options: RaftNodeOptions<S>): Promise<RaftNode<S>> {
+    const node = new RaftNode(options);
+    await node.start();
+    return node;
+  }
+
+  /** Starts listening and ticking. Committed entries already on disk are applied first. */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new NodeStoppedError(this.#failure);
+    this.#state = 'running';
+    try {
+      await this.#transport.start((m) => this.#onMessage(m));
+    } catch (e) {
+      await this.#stop(e instanceof Error ? e : new Error(String(e)));
+      throw e;
+    }
+    this.#armTick();
+    this.#schedule();
+    this.#logger.info({ id: this.id, members: this.members }, 'node started');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Who leads
+
+  /** The leader this node knows, or null. */
+  get leader(): NodeId | null {
+    return this.#leader;
+  }
+
+  getLeader(): NodeId | null {
+    return this.#leader;
+  }
+
+  get role(): Role {
+    return this.#role;
+  }
+
+  get term(): number {
+    return this.#term;
+  }
+
+  get isLeader(): boolean {
+    return this.#role === 'leader';
+  }
+
+  get running(): boolean {
+    return this.#state === 'running';
+  }
+
+  /** The error that stopped the node, when it did not stop on request. */
+  get failure(): Error | null {
+    return this.#failure;
+  }
+
+  /**
+   * Resolves with the leader's id once a leader is known (once `id` is the leader, if given).
+   * Waits without limit unless `timeoutMs` is given.
+   */
+  waitUntilLeader(id?: NodeId, options: WaitOptions = {}): Promise<NodeId> {
+    const what = id === undefined ? 'waiting for a leader' : `waiting for ${id} to lead`;
+    // Without a timeout it waits as long as it takes, as raftos's wait_until_leader does.
+    const timeoutMs = options.timeoutMs ?? Number.POSITIVE_INFINITY;
+    const waiter = this.#waiter<NodeId>(what, timeoutMs, options.signal, () =>
+      this.#leaderWaiters.delete(waiter),
+    );
+    if (this.#leader !== null && (id === undefined || id === this.#leader)) {
+      waiter.resolve(this.#leader);
+    } else if (!waiter.settled) {
+      this.#leaderWaiters.set(waiter, id);
+    }
+    return waiter.promise;
+  }
+
+  /** Hands leadership to `to`; resolves once this node knows `to` leads. */
+  async transferLeadership(to: NodeId, options: WaitOptions = {}): Promise<void> {
+    this.#checkRunning();
+    this.#raw.transferLeader(to);
+    this.#schedule();
+    await this.waitUntilLeader(to, options);
+  }
+
+  status(): NodeStatus {
+    const s = this.#raw.status();
+    return {
+      id: this.id,
+      role: s.role,
+      term: s.term,
+      leader: s.leader,
+      commitIndex: s.commitIndex,
+      appliedIndex: s.appliedIndex,
+      lastIndex: s.lastIndex,
+      members: this.members,
+    };
+  }
+
+  transportStats(): TransportStats {
+    return this.#transport.stats();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Writes
+
+  /** The largest command `propose` accepts, in bytes. */
+  get maxCommandBytes(): number {
+    return this.#maxCommandBytes;
+  }
+
+  /**
+   * Replicates `command` and resolves with what the state machine returned for it. On a
+   * follower, the command is forwarded to the leader unless `forwardProposals` is off.
+   * A TimeoutError or AbortedError leaves the outcome unknown: the command may still apply.
+   */
+  propose(command: Uint8Array, options: WaitOptions = {}): Promise<unknown> {
+    try {
+      this.#checkRunning();
+      if (!(command instanceof Uint8Array)) {
+        throw new ProposalDroppedError('invalid', 'a command must be a Uint8Array');
+      }
+      if (command.byteLength > this.#maxCommandBytes) {
+        throw new ProposalDroppedError(
+          'too-large',
+          `${command.byteLength}-byte command; this transport carries up to ${this.#maxCommandBytes}`,
+        );
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const timeoutMs = options.timeoutMs ?? this.#options.proposalTimeoutMs ?? 10_000;
+    if (this.#role === 'leader') return this.#proposeHere(command, timeoutMs, options.signal);
+    return this.#forward(command, timeoutMs, options.signal);
+  }
+
+  #proposeHere(command: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
+    let index = 0;
+    const waiter = this.#waiter<unknown>('proposal', timeoutMs, signal, () =>
+      this.#byIndex.delete(index),
+    );
+    if (waiter.settled) return waiter.promise;
+    try {
+      const position = this.#raw.propose([encodePlain(command)]);
+      index = position.lastIndex;
+      this.#byIndex.set(index, { term: position.term, waiter });
+      this.#schedule();
+    } catch (e) {
+      waiter.reject(e as Error);
+    }
+    return waiter.promise;
+  }
+
+  #forward(command: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
+    const leader = this.#leader;
+    if (leader === null || this.#options.forwardProposals === false) {
+      return Promise.reject(this.#notLeader());
+    }
+    const request = ++this.#nextRequest;
+    const waiter = this.#waiter<unknown>('forwarded proposal', timeoutMs, signal, () =>
+      this.#byRequest.delete(request),
+    );
+    if (waiter.settled) return waiter.promise;
+    this.#byRequest.set(request, waiter);
+    const data = encodeTagged(command, this.id, this.#incarnation, request);
+    this.#transport.send({
+      type: 'forward',
+      from: this.id,
+      to: leader,
+      id: request,
+      commands: [data],
+    });
+    return waiter.promise;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reads
+
+  /**
+   * Runs `fn` on the state machine once it reflects every write committed before the call
+   * (linearizable, through ReadIndex), or at once with `stale: true`.
+   */
+  async read<R>(fn: (state: S) => R, options: ReadOptions = {}): Promise<R> {
+    if (options.stale !== true) await this.readBarrier(options);
+    else this.#checkRunning();
+    return fn(this.stateMachine);
+  }
+
+  /**
+   * Resolves, with the applied index, once this node's state machine holds every write that
+   * was committed when the call was made: after it, local reads are linearizable.
+   */
+  readBarrier(options: WaitOptions = {}): Promise<number> {
+    const context = String(++this.#nextRead);
+    const waiter = this.#waiter<number>(
+      'linearizable read',
+      options.timeoutMs ?? this.#options.readTimeoutMs ?? 10_000,
+      options.signal,
+      () => this.#reads.delete(context),
+    );
+    if (waiter.settled) return waiter.promise;
+    try {
+      this.#checkRunning();
+      this.#raw.readIndex(context);
+      this.#reads.set(context, waiter);
+      this.#schedule();
+    } catch (e) {
+      waiter.reject(e instanceof NotLeaderError ? this.#notLeader() : (e as Error));
+    }
+    return waiter.promise;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Stopping
+
+  /** Stops ticking, fails what is pending, closes the transport and the storage. Idempotent. */
+  stop(): Promise<void> {
+    return this.#stop(null);
+  }
+
+  #stop(reason: Error | null): Promise<void> {
+    if (this.#stopping !== null) return this.#stopping;
+    this.#failure = reason;
+    this.#state = 'stopped';
+    this.#tickTimer?.cancel();
+    this.#stopping = (async () => {
+      const error = new NodeStoppedError(reason);
+      for (const { waiter } of [...this.#byIndex.values()]) waiter.reject(error);
+      for (const w of [...this.#byRequest.values()]) w.reject(error);
+      for (const w of [...this.#reads.values()]) w.reject(error);
+      for (const w of [...this.#readsAwaitingApply.keys()]) w.reject(error);
+      for (const w of [...this.#leaderWaiters.keys()]) w.reject(error);
+      await this.#loop;
+      await this.#transport.close().catch((e: unknown) => {
+        this.#logger.warn({ err: e }, 'closing the transport failed');
+      });
+      await this.#storage.close().catch((e: unknown) => {
+        this.#logger.warn({ err: e }, 'closing the storage failed');
+      });
+      if (reason !== null) this.#logger.error({ err: reason }, 'node stopped by a failure');
+      else this.#logger.info({ id: this.id }, 'node stopped');
+      this.#emit('stopped', reason);
+    })();
+    return this.#stopping;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The loop
+
+  #armTick(): void {
+    this.#tickTimer = this.#clock.setTimer(this.#tickMs, () => {
+      if (this.#state !== 'running') return;
+      this.#raw.tick();
+      this.#expire();
+      this.#schedule();
+      this.#armTick();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#state !== 'running') return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      if (this.#loop !== null || this.#state !== 'running') return;
+      this.#loop = this.#drain().finally(() => {
+        this.#loop = null;
+        if (this.#state === 'running' && this.#raw.hasReady()) this.#schedule();
+      });
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#state === 'running' && this.#raw.hasReady()) {
+      const rd = this.#raw.ready();
+      if (rd.softState !== null) this.#onSoftState(rd.softState);
+      this.#sendAll(rd.messages);
+      if (rd.entries.length > 0 || rd.hardState !== null) {
+        try {
+          await this.#storage.save({
+            entries: rd.entries,
+            hardState: rd.hardState,
+            sync: rd.mustSync,
+          });
+        } catch (e) {
+          void this.#stop(e instanceof Error ? e : new Error(String(e)));
+          return;
+        }
+        if (this.#state !== 'running') return;
+      }
+      this.#sendAll(rd.messagesAfterPersist);
+      this.#apply(rd.committedEntries);
+      this.#onReads(rd.readStates, rd.droppedReads);
+      this.#raw.advance();
+    }
+  }
+
+  #sendAll(messages: readonly WireMessage[]): void {
+    for (const m of messages) this.#transport.send(m);
+  }
+
+  #onMessage(m: WireMessage): void {
+    if (this.#state !== 'running') return;
+    if (m.type === 'forward') this.#onForward(m);
+    else if (m.type === 'forward-refusal') this.#onRefusal(m);
+    else {
+      const error = this.#raw.step(m);
+      if (error !== undefined) this.#noteRejected(m.from, error.message);
+    }
+    this.#schedule();
+  }
+
+  /** The leader takes a follower's forwarded commands, or says why not. */
+  #onForward(m: ForwardProposal): void {
+    try {
+      for (const c of m.commands) {
+        const command = decodeCommand(c);
+        if (typeof command === 'string' || command.origin !== m.from) {
+          throw new ProposalDroppedError('invalid', 'a forwarded command must carry its origin');
+        }
+        if (command.payload.byteLength > this.#maxCommandBytes) {
+          throw new ProposalDroppedError('too-large', `${command.payload.byteLength}-byte command`);
+        }
+      }
+      this.#raw.propose(m.commands);
+    } catch (e) {
+      if (!(e instanceof RaftError)) throw e;
+      const refusal: ForwardRefusal = {
+        type: 'forward-refusal',
+        from: this.id,
+        to: m.from,
+        id: m.id,
+        code: e.code,
+        message: e.message,
+        leader: this.#leader,
+        term: this.#term,
+      };
+      this.#transport.send(refusal);
+    }
+  }
+
+  #onRefusal(m: ForwardRefusal): void {
+    const waiter = this.#byRequest.get(m.id);
+    if (waiter === undefined) return;
+    waiter.reject(this.#remoteError(m));
+  }
+
+  /** The typed error a leader's refusal stands for. */
+  #remoteError(m: ForwardRefusal): Error {
+    switch (m.code) {
+      case 'RAFT_NOT_LEADER':
+        return new NotLeaderError(m.leader, m.term, this.#addressOf(m.leader));
+      case 'RAFT_OVERLOADED':
+        return new OverloadedError('leader', m.message);
+      default: {
+        const reason = /^proposal dropped \(([a-z-]+)\)/.exec(m.message)?.[1] ?? 'invalid';
+        return new ProposalDroppedError(reason as ProposalDropReason, `${m.from}: ${m.message}`);
+      }
+    }
+  }
+
+  #onSoftState(soft: SoftState): void {
+    const roleChanged = soft.role !== this.#role;
+    const leaderChanged = soft.leader !== this.#leader;
+    this.#role = soft.role;
+    this.#leader = soft.leader;
+    this.#term = soft.term;
+    if (roleChanged) {
+      this.#emit('role', soft.role, soft.term);
+      if (soft.role === 'leader') this.#callback(() => this.#options.onLeader?.(soft.term));
+      if (soft.role === 'follower') {
+        this.#callback(() => this.#options.onFollower?.(soft.leader, soft.term));
+      }
+    }
+    if (leaderChanged) {
+      this.#emit('leader', soft.leader, soft.term);
+      if (soft.leader !== null) {
+        for (const [waiter, id] of [...this.#leaderWaiters]) {
+          if (id === undefined || id === soft.leader) waiter.resolve(soft.leader);
+        }
+      }
+    }
+  }
+
+  #apply(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      if (e.term > this.#appliedTerm) this.#supersede(e.term);
+      this.#appliedTerm = e.term;
+      const local = this.#byIndex.get(e.index);
+      if (local !== undefined && local.term !== e.term) {
+        local.waiter.reject(
+          new ProposalDroppedError('superseded', `entry ${e.index} is another leader's`),
+        );
+      }
+      if (e.kind === 'noop') continue;
+      const command = decodeCommand(e.data);
+      let outcome: Outcome;
+      if (typeof command === 'string') {
+        outcome = { ok: false, error: new InvalidCommandError(e.index, command) };
+        this.#logger.warn({ index: e.index }, `entry ${e.index} is not a command: ${command}`);
+      } else {
+        try {
+          outcome = { ok: true, value: this.stateMachine.apply(command.payload, e.index) };
+        } catch (err) {
+          outcome = {
+            ok: false,
+            error: err instanceof Error ? err : new InvalidCommandError(e.index, String(err)),
+          };
+        }
+      }
+      if (local !== undefined && local.term === e.term) settle(local.waiter, outcome);
+      if (
+        typeof command !== 'string' &&
+        command.origin === this.id &&
+        command.incarnation === this.#incarnation
+      ) {
+        const waiter = this.#byRequest.get(command.request);
+        if (waiter !== undefined) settle(waiter, outcome);
+      }
+    }
+    if (entries.length > 0) this.#releaseReads((entries[entries.length - 1] as Entry).index);
+  }
+
+  /**
+   * An entry of `term` is being applied: every older-term proposal of this node not yet applied
+   * lies at a later index, where terms can only be higher. None of them will ever apply.
+   */
+  #supersede(term: number): void {
+    for (const [index, p] of [...this.#byIndex]) {
+      if (p.term < term) {
+        p.waiter.reject(
+          new ProposalDroppedError('superseded', `entry ${index} was replaced in term ${term}`),
+        );
+      }
+    }
+  }
+
+  #onReads(states: readonly ReadState[], dropped: readonly string[]): void {
+    const applied = this.#raw.status().appliedIndex;
+    for (const { context, index } of states) {
+      const waiter = this.#reads.get(context);
+      if (waiter === undefined) continue;
+      this.#reads.delete(context);
+      if (index <= applied) {
+        waiter.resolve(applied);
+        continue;
+      }
+      waiter.refile(() => this.#readsAwaitingApply.delete(waiter));
+      this.#readsAwaitingApply.set(waiter, index);
+    }
+    for (const context of dropped) this.#reads.get(context)?.reject(this.#notLeader());
+  }
+
+  #releaseReads(applied: number): void {
+    for (const [waiter, index] of [...this.#readsAwaitingApply]) {
+      if (index <= applied) waiter.resolve(applied);
+    }
+  }
+
+  /** Fails every wait whose deadline has passed; runs on each tick. */
+  #expire(): void {
+    const now = this.#clock.now();
+    for (const { waiter } of [...this.#byIndex.values()]) waiter.expire(now);
+    for (const w of [...this.#byRequest.values()]) w.expire(now);
+    for (const w of [...this.#reads.values()]) w.expire(now);
+    for (const w of [...this.#readsAwaitingApply.keys()]) w.expire(now);
+    for (const w of [...this.#leaderWaiters.keys()]) w.expire(now);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Helpers
+
+  #waiter<T>(
+    what: string,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    forget: () => void,
+  ): Waiter<T> {
+    return new Waiter<T>(what, this.#clock.now(), timeoutMs, signal, forget);
+  }
+
+  #checkRunning(): void {
+    if (this.#state !== 'running') throw new NodeStoppedError(this.#failure);
+  }
+
+  #notLeader(): NotLeaderError {
+    return new NotLeaderError(this.#leader, this.#term, this.#addressOf(this.#leader));
+  }
+
+  #addressOf(id: NodeId | null): string | null {
+    if (id === null) return null;
+    return this.#options.addresses?.[id] ?? id;
+  }
+
+  /** Messages the core refused: counted, and logged at most every ten seconds. */
+  #noteRejected(from: NodeId, reason: string): void {
+    this.#rejectedMessages++;
+    const now = this.#clock.now();
+    if (now - this.#lastRejectionLog < 10_000) return;
+    this.#lastRejectionLog = now;
+    this.#logger.warn({ from, rejected: this.#rejectedMessages }, `message refused: ${reason}`);
+  }
+
+  /** Listeners and callbacks are the user's code: a throw there must not stop the node. */
+  #emit<K extends keyof NodeEvents>(event: K, ...args: NodeEvents[K]): void {
+    this.#callback(() => (this.emit as (e: K, ...a: NodeEvents[K]) => boolean)(event, ...args));
+  }
+
+  #callback(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.#logger.error({ err: e }, 'a listener threw');
+    }
+  }
+}
+
+function settle(waiter: Waiter<unknown>, outcome: Outcome): void {
+  if (outcome.ok) waiter.resolve(outcome.value);
+  else waiter.reject(outcome.error);
+}

@@ -1,0 +1,50 @@
+/**
+ * @module
+ * Transports: the wire codec, and the networks that carry it (in memory, TCP, UDP).
+ */
+export { FrameCipher, SEAL_OVERHEAD_BYTES } from './cipher.js';
+export {
+  clusterTag,
+  type DecodeFailure,
+  type DecodeReason,
+  decodeMessage,
+  encodeMessage,
+  type Frame,
+  type Hello,
+  isDecodeFailure,
+  WIRE_VERSION,
+} from './codec.js';
+export {
+  FrameReader,
+  FrameTooLargeError,
+  LENGTH_PREFIX_BYTES,
+  lengthPrefix,
+} from './frame-reader.js';
+export {
+  MemoryNetwork,
+  MemoryTransport,
+  type MemoryTransportOptions,
+} from './memory-transport.js';
+export {
+  type DropReason,
+  dropReasons,
+  MESSAGE_OVERHEAD_BYTES,
+  type MessageHandler,
+  type Transport,
+  type TransportLogger,
+  type TransportStats,
+} from './transport.js';
+export {
+  type ForwardProposal,
+  type ForwardRefusal,
+  MAX_ID_BYTES,
+  MAX_TEXT_BYTES,
+  type NodeRequest,
+  type WireMessage,
+} from './wire.js';
+export {
+  DEFAULT_CLUSTER_ID,
+  WireCodec,
+  type WireCodecOptions,
+  type WireSecurity,
+} from './wire-codec.js';

@@ -1,0 +1,117 @@
+/**
+ * In-process clusters for node tests: real RaftNodes on file storages over a memory disk,
+ * joined by a MemoryNetwork, with fast timing. Every node keeps a log of what it applied.
+ */
+import { seededRandom } from '../../src/core/index.js';
+import { RaftNode, type RaftNodeOptions, type StateMachine } from '../../src/node/index.js';
+import { FileStorage, MemoryFileSystem } from '../../src/storage/index.js';
+import { MemoryNetwork } from '../../src/transport/index.js';
+
+/** Appends each command (as text) to a list and returns the new length; `fail` throws. */
+export class ListMachine implements StateMachine {
+  readonly applied: string[] = [];
+  readonly indices: number[] = [];
+
+  apply(command: Uint8Array, index: number): unknown {
+    const text = new TextDecoder().decode(command);
+    if (text === 'fail') throw new Error('the state machine refused "fail"');
+    this.applied.push(text);
+    this.indices.push(index);
+    return this.applied.length;
+  }
+}
+
+// Fast, yet slow enough that a loaded CI machine does not see spurious elections.
+export const fastTiming = { heartbeatMs: 20, electionMs: 200 } as const;
+
+export const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+type Extra = Partial<
+  Omit<RaftNodeOptions<ListMachine>, 'id' | 'members' | 'transport' | 'storage' | 'stateMachine'>
+>;
+
+export class TestCluster {
+  readonly network = new MemoryNetwork();
+  readonly fs = new MemoryFileSystem();
+  readonly ids: string[];
+  readonly nodes = new Map<string, RaftNode<ListMachine>>();
+  readonly #extra: Extra;
+  #seed = 1;
+
+  constructor(size: number, extra: Extra = {}) {
+    this.ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+    this.#extra = extra;
+  }
+
+  static async start(size: number, extra: Extra = {}): Promise<TestCluster> {
+    const c = new TestCluster(size, extra);
+    for (const id of c.ids) await c.startNode(id);
+    return c;
+  }
+
+  async startNode(id: string, extra: Extra = {}): Promise<RaftNode<ListMachine>> {
+    const storage = await FileStorage.open(`/${id}`, { fs: this.fs, logger: { warn: () => {} } });
+    const node = await RaftNode.start({
+      id,
+      members: this.ids,
+      storage,
+      transport: this.network.transport(id),
+      stateMachine: new ListMachine(),
+      random: seededRandom(this.#seed++),
+      ...fastTiming,
+      ...this.#extra,
+      ...extra,
+    });
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  node(id: string): RaftNode<ListMachine> {
+    const n = this.nodes.get(id);
+    if (n === undefined) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  /** Resolves with the leader once every running node agrees on one. */
+  async leader(timeoutMs = 5000): Promise<RaftNode<ListMachine>> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const running = [...this.nodes.values()].filter((n) => n.running);
+      const leaders = running.filter((n) => n.isLeader);
+      const leader = leaders[0];
+      if (
+        leaders.length === 1 &&
+        leader !== undefined &&
+        running.every((n) => n.leader === leader.id)
+      ) {
+        return leader;
+      }
+      if (performance.now() > deadline) throw new Error('no agreed leader in time');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  followers(): RaftNode<ListMachine>[] {
+    return [...this.nodes.values()].filter((n) => n.running && !n.isLeader);
+  }
+
+  /** Waits until every running node has applied `count` commands. */
+  async applied(count: number, timeoutMs = 5000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (
+      [...this.nodes.values()].some((n) => n.running && n.stateMachine.applied.length < count)
+    ) {
+      if (performance.now() > deadline) {
+        const counts = [...this.nodes.values()].map(
+          (n) => `${n.id}:${n.stateMachine.applied.length}`,
+        );
+        throw new Error(`not applied ${count} everywhere in time (${counts.join(' ')})`);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.nodes.values()].map((n) => n.stop()));
+  }
+}

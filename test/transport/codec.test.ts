@@ -1,0 +1,240 @@
+/**
+ * The wire codec: every message survives a round trip, and no byte string makes the decoder
+ * throw or hand out something the core would not accept.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { checkMessageShape, type Message } from '../../src/core/index.js';
+import {
+  clusterTag,
+  decodeMessage,
+  encodeMessage,
+  type Frame,
+  FrameCipher,
+  FrameReader,
+  FrameTooLargeError,
+  isDecodeFailure,
+  lengthPrefix,
+  WIRE_VERSION,
+} from '../../src/transport/index.js';
+import { propertySeed } from '../support/property.js';
+
+const tag = clusterTag('test');
+const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
+
+export const sampleFrames: Frame[] = [
+  {
+    type: 'append',
+    from: 'a',
+    to: 'b',
+    term: 3,
+    prevIndex: 7,
+    prevTerm: 2,
+    commit: 6,
+    entries: [
+      { index: 8, term: 3, kind: 'noop', data: new Uint8Array(0) },
+      { index: 9, term: 3, kind: 'command', data: bytes(1, 2, 3) },
+    ],
+  },
+  {
+    type: 'append',
+    from: 'a',
+    to: 'b',
+    term: 1,
+    prevIndex: 0,
+    prevTerm: 0,
+    commit: 0,
+    entries: [],
+  },
+  {
+    type: 'append-response',
+    from: 'b',
+    to: 'a',
+    term: 3,
+    success: false,
+    index: 9,
+    hintIndex: 4,
+    hintTerm: 2,
+  },
+  { type: 'heartbeat', from: 'a', to: 'b', term: 3, commit: 9, round: 4 },
+  { type: 'heartbeat-response', from: 'b', to: 'a', term: 3, round: 4 },
+  {
+    type: 'vote',
+    from: 'c',
+    to: 'a',
+    term: 5,
+    preVote: true,
+    lastIndex: 9,
+    lastTerm: 3,
+    transfer: false,
+  },
+  {
+    type: 'vote',
+    from: 'c',
+    to: 'a',
+    term: 5,
+    preVote: false,
+    lastIndex: 9,
+    lastTerm: 3,
+    transfer: true,
+  },
+  { type: 'vote-response', from: 'a', to: 'c', term: 5, preVote: true, granted: true },
+  { type: 'timeout-now', from: 'a', to: 'c', term: 5 },
+  { type: 'read-index', from: 'c', to: 'a', term: 5, context: 'r-17 ü' },
+  { type: 'read-index-response', from: 'a', to: 'c', term: 5, context: 'r-17 ü', index: 12 },
+  { type: 'hello', from: '127.0.0.1:8000', to: '127.0.0.1:8001' },
+  { type: 'forward', from: 'c', to: 'a', id: 99, commands: [bytes(9), bytes()] },
+  {
+    type: 'forward-refusal',
+    from: 'a',
+    to: 'c',
+    id: 99,
+    code: 'RAFT_NOT_LEADER',
+    message: 'not the leader',
+    leader: 'b',
+    term: 6,
+  },
+  {
+    type: 'forward-refusal',
+    from: 'a',
+    to: 'c',
+    id: 1,
+    code: 'RAFT_OVERLOADED',
+    message: 'full',
+    leader: null,
+    term: 6,
+  },
+];
+
+test('every message type survives a round trip', () => {
+  for (const frame of sampleFrames) {
+    const decoded = decodeMessage(encodeMessage(frame, tag), tag);
+    assert.deepEqual(decoded, frame, frame.type);
+  }
+});
+
+test('a frame of another cluster or another version is refused, not misread', () => {
+  const body = encodeMessage(sampleFrames[3] as Frame, tag);
+  assert.deepEqual(decodeMessage(body, clusterTag('other')), {
+    reason: 'cluster',
+    detail: 'frame from another cluster',
+  });
+  const future = Buffer.from(body);
+  future[0] = WIRE_VERSION + 1;
+  assert.equal((decodeMessage(future, tag) as { reason: string }).reason, 'version');
+});
+
+test('every truncation and every extension of a valid frame is refused', () => {
+  for (const frame of sampleFrames) {
+    const body = encodeMessage(frame, tag);
+    for (let n = 0; n < body.length; n++) {
+      const r = decodeMessage(body.subarray(0, n), tag);
+      assert.ok(isDecodeFailure(r), `${frame.type} cut to ${n} bytes decoded`);
+    }
+    const longer = Buffer.concat([body, bytes(0)]);
+    assert.ok(isDecodeFailure(decodeMessage(longer, tag)), `${frame.type} with a trailing byte`);
+  }
+});
+
+test('impossible values are refused: NaN, fractions, a term below an entry term, bad UTF-8', () => {
+  const hb = Buffer.from(encodeMessage(sampleFrames[3] as Frame, tag));
+  const termAt = 6 + 2 + 1 + 1; // header, two 1-byte ids
+  for (const v of [Number.NaN, 1.5, -1, 2 ** 53]) {
+    const b = Buffer.from(hb);
+    b.writeDoubleBE(v, termAt);
+    assert.equal((decodeMessage(b, tag) as { reason: string }).reason, 'invalid', String(v));
+  }
+  const badEntryTerm: Message = {
+    type: 'append',
+    from: 'a',
+    to: 'b',
+    term: 2,
+    prevIndex: 0,
+    prevTerm: 0,
+    commit: 0,
+    entries: [{ index: 1, term: 3, kind: 'command', data: bytes(1) }],
+  };
+  assert.equal(
+    (decodeMessage(encodeMessage(badEntryTerm, tag), tag) as { reason: string }).reason,
+    'invalid',
+  );
+  const badId = Buffer.from(hb);
+  badId[7] = 0xff; // the sender id's only byte
+  assert.equal((decodeMessage(badId, tag) as { reason: string }).reason, 'invalid');
+});
+
+test('random bytes and mutated frames never throw, and what decodes is a valid message', () => {
+  const valid = sampleFrames.map((f) => encodeMessage(f, tag));
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 200 }),
+        fc
+          .tuple(fc.constantFrom(...valid), fc.nat(), fc.integer({ min: 0, max: 255 }))
+          .map(([b, at, v]) => {
+            const copy = Buffer.from(b);
+            copy[at % copy.length] = v;
+            return copy;
+          }),
+      ),
+      (input) => {
+        const r = decodeMessage(input, tag);
+        if (isDecodeFailure(r)) return;
+        if (r.type === 'hello' || r.type === 'forward' || r.type === 'forward-refusal') return;
+        assert.equal(checkMessageShape(r), undefined);
+      },
+    ),
+    { ...propertySeed(), numRuns: 3000 },
+  );
+});
+
+test('the frame reader reassembles bodies however the stream is split', () => {
+  const bodies = sampleFrames.map((f) => encodeMessage(f, tag));
+  const stream = Buffer.concat(bodies.flatMap((b) => [lengthPrefix(b), b]));
+  fc.assert(
+    fc.property(fc.array(fc.nat({ max: stream.length }), { maxLength: 12 }), (cuts) => {
+      const points = [...new Set(cuts)].sort((a, b) => a - b);
+      const reader = new FrameReader(1024);
+      const out: Buffer[] = [];
+      let from = 0;
+      for (const p of [...points, stream.length]) {
+        out.push(...reader.push(stream.subarray(from, p)));
+        from = p;
+      }
+      assert.deepEqual(
+        out.map((b) => b.toString('hex')),
+        bodies.map((b) => b.toString('hex')),
+      );
+      assert.equal(reader.buffered, 0);
+    }),
+    { ...propertySeed(), numRuns: 300 },
+  );
+});
+
+test('an oversized or zero length prefix fails the reader for good', () => {
+  const reader = new FrameReader(100);
+  assert.throws(() => reader.push(Buffer.from([0, 0, 0, 101])), FrameTooLargeError);
+  assert.throws(() => reader.push(Buffer.from([0, 0, 0, 1, 7])), FrameTooLargeError);
+  assert.throws(() => new FrameReader(100).push(Buffer.from([0, 0, 0, 0])), FrameTooLargeError);
+  // A prefix split across chunks is still read whole before judging it.
+  const split = new FrameReader(100);
+  assert.deepEqual(split.push(Buffer.from([0, 0])), []);
+  assert.throws(() => split.push(Buffer.from([0xff, 0xff])), FrameTooLargeError);
+});
+
+test('sealed frames open only with the same secret and cluster id', () => {
+  const secret = 'correct horse battery staple';
+  const a = new FrameCipher(secret, 'c1');
+  const body = encodeMessage(sampleFrames[0] as Frame, tag);
+  const sealed = a.seal(body);
+  assert.deepEqual(new FrameCipher(secret, 'c1').open(sealed), body);
+  assert.equal(new FrameCipher('another secret of length', 'c1').open(sealed), null);
+  assert.equal(new FrameCipher(secret, 'c2').open(sealed), null);
+  const flipped = Buffer.from(sealed);
+  flipped[20] = (flipped[20] as number) ^ 1;
+  assert.equal(a.open(flipped), null);
+  assert.equal(a.open(sealed.subarray(0, 20)), null);
+  assert.notDeepEqual(a.seal(body), sealed, 'a nonce was reused');
+  assert.throws(() => new FrameCipher('short', 'c1'), /at least 16 bytes/);
+});
