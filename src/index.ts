@@ -4,5 +4,6 @@
  */
 export * from './core/index.js';
 export * from './node/index.js';
+export * from './replicated/index.js';
 export * from './storage/index.js';
 export * from './transport/index.js';

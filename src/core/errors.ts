@@ -18,6 +18,8 @@ export type RaftErrorCode =
   | 'RAFT_TIMEOUT'
   | 'RAFT_ABORTED'
   | 'RAFT_INVALID_COMMAND'
+  // Raised by replicated objects.
+  | 'RAFT_INVALID_OPERATION'
   // Raised by the storage layer; listed here so that every code of the project is in one place.
   | 'RAFT_STORAGE_CORRUPT'
   | 'RAFT_STORAGE_FAILED'

@@ -30,33 +30,44 @@ type Extra = Partial<
   Omit<RaftNodeOptions<ListMachine>, 'id' | 'members' | 'transport' | 'storage' | 'stateMachine'>
 >;
 
-export class TestCluster {
+export class TestCluster<S extends StateMachine = ListMachine> {
   readonly network = new MemoryNetwork();
   readonly fs = new MemoryFileSystem();
   readonly ids: string[];
-  readonly nodes = new Map<string, RaftNode<ListMachine>>();
+  readonly nodes = new Map<string, RaftNode<S>>();
+  readonly #machine: () => S;
   readonly #extra: Extra;
   #seed = 1;
 
-  constructor(size: number, extra: Extra = {}) {
+  constructor(size: number, extra: Extra = {}, machine?: () => S) {
     this.ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
     this.#extra = extra;
+    this.#machine = machine ?? (() => new ListMachine() as unknown as S);
   }
 
   static async start(size: number, extra: Extra = {}): Promise<TestCluster> {
-    const c = new TestCluster(size, extra);
+    return TestCluster.of(size, () => new ListMachine(), extra);
+  }
+
+  /** A started cluster whose nodes hold state machines made by `machine`. */
+  static async of<T extends StateMachine>(
+    size: number,
+    machine: () => T,
+    extra: Extra = {},
+  ): Promise<TestCluster<T>> {
+    const c = new TestCluster<T>(size, extra, machine);
     for (const id of c.ids) await c.startNode(id);
     return c;
   }
 
-  async startNode(id: string, extra: Extra = {}): Promise<RaftNode<ListMachine>> {
+  async startNode(id: string, extra: Extra = {}): Promise<RaftNode<S>> {
     const storage = await FileStorage.open(`/${id}`, { fs: this.fs, logger: { warn: () => {} } });
     const node = await RaftNode.start({
       id,
       members: this.ids,
       storage,
       transport: this.network.transport(id),
-      stateMachine: new ListMachine(),
+      stateMachine: this.#machine(),
       random: seededRandom(this.#seed++),
       ...fastTiming,
       ...this.#extra,
@@ -66,14 +77,14 @@ export class TestCluster {
     return node;
   }
 
-  node(id: string): RaftNode<ListMachine> {
+  node(id: string): RaftNode<S> {
     const n = this.nodes.get(id);
     if (n === undefined) throw new Error(`no node ${id}`);
     return n;
   }
 
   /** Resolves with the leader once every running node agrees on one. */
-  async leader(timeoutMs = 5000): Promise<RaftNode<ListMachine>> {
+  async leader(timeoutMs = 5000): Promise<RaftNode<S>> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const running = [...this.nodes.values()].filter((n) => n.running);
@@ -91,20 +102,18 @@ export class TestCluster {
     }
   }
 
-  followers(): RaftNode<ListMachine>[] {
+  followers(): RaftNode<S>[] {
     return [...this.nodes.values()].filter((n) => n.running && !n.isLeader);
   }
 
-  /** Waits until every running node has applied `count` commands. */
+  /** Waits until every running node has applied `count` commands (of a ListMachine). */
   async applied(count: number, timeoutMs = 5000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
-    while (
-      [...this.nodes.values()].some((n) => n.running && n.stateMachine.applied.length < count)
-    ) {
+    const length = (n: RaftNode<S>): number =>
+      (n.stateMachine as unknown as ListMachine).applied.length;
+    while ([...this.nodes.values()].some((n) => n.running && length(n) < count)) {
       if (performance.now() > deadline) {
-        const counts = [...this.nodes.values()].map(
-          (n) => `${n.id}:${n.stateMachine.applied.length}`,
-        );
+        const counts = [...this.nodes.values()].map((n) => `${n.id}:${length(n)}`);
         throw new Error(`not applied ${count} everywhere in time (${counts.join(' ')})`);
       }
       await new Promise((r) => setTimeout(r, 5));
