@@ -2,6 +2,9 @@
  * @module
  * Transports: the wire codec, and the networks that carry it (in memory, TCP, UDP).
  */
+
+export { formatAddress, type HostPort, parseAddress } from './address.js';
+export { Backoff, type BackoffOptions } from './backoff.js';
 export { FrameCipher, SEAL_OVERHEAD_BYTES } from './cipher.js';
 export {
   clusterTag,
@@ -25,6 +28,7 @@ export {
   MemoryTransport,
   type MemoryTransportOptions,
 } from './memory-transport.js';
+export { TcpTransport, type TcpTransportOptions, type TlsOptions } from './tcp-transport.js';
 export {
   type DropReason,
   dropReasons,
@@ -34,6 +38,7 @@ export {
   type TransportLogger,
   type TransportStats,
 } from './transport.js';
+export { MAX_DATAGRAM_BYTES, UdpTransport, type UdpTransportOptions } from './udp-transport.js';
 export {
   type ForwardProposal,
   type ForwardRefusal,

@@ -6,7 +6,13 @@
  * `send`. Links can be cut and restored to make partitions.
  */
 import type { NodeId } from '../core/index.js';
-import type { MessageHandler, Transport, TransportStats } from './transport.js';
+import {
+  deliverSafely,
+  type MessageHandler,
+  type Transport,
+  type TransportLogger,
+  type TransportStats,
+} from './transport.js';
 import type { WireMessage } from './wire.js';
 import { WireCodec, type WireSecurity } from './wire-codec.js';
 
@@ -54,6 +60,7 @@ export class MemoryNetwork {
 export interface MemoryTransportOptions extends WireSecurity {
   /** Default 16 MiB. */
   readonly maxMessageBytes?: number;
+  readonly logger?: TransportLogger;
 }
 
 export class MemoryTransport implements Transport {
@@ -61,6 +68,7 @@ export class MemoryTransport implements Transport {
   readonly maxMessageBytes: number;
   readonly #network: MemoryNetwork;
   readonly #codec: WireCodec;
+  readonly #logger: TransportLogger | undefined;
   #handler: MessageHandler | null = null;
 
   constructor(network: MemoryNetwork, id: NodeId, options: MemoryTransportOptions) {
@@ -68,6 +76,7 @@ export class MemoryTransport implements Transport {
     this.id = id;
     this.maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
     this.#codec = new WireCodec({ ...options, now: () => performance.now() });
+    this.#logger = options.logger;
   }
 
   async start(handler: MessageHandler): Promise<void> {
@@ -101,7 +110,7 @@ export class MemoryTransport implements Transport {
       this.#codec.drop('misrouted', `a ${frame.type} for ${frame.to} arrived at ${this.id}`);
       return;
     }
-    handler(frame);
+    deliverSafely(handler, frame, this.#logger);
   }
 
   async close(): Promise<void> {

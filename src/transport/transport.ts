@@ -76,3 +76,16 @@ export interface Transport {
  * append's fields, one entry's framing, and the shared-secret seal.
  */
 export const MESSAGE_OVERHEAD_BYTES = 1024;
+
+/** Hands a message up; whatever the handler throws is logged, never thrown into a socket. */
+export function deliverSafely(
+  handler: MessageHandler | null,
+  message: WireMessage,
+  logger: TransportLogger | undefined,
+): void {
+  try {
+    handler?.(message);
+  } catch (e) {
+    logger?.warn({ err: e, type: message.type, from: message.from }, 'the message handler threw');
+  }
+}
