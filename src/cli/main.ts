@@ -7,7 +7,9 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { RaftError } from '../core/index.js';
+import { describeCommand } from '../node/index.js';
 import { inspectDataDir } from '../storage/index.js';
+import { replayObjects } from './replay-objects.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -44,8 +46,11 @@ export function buildProgram(output: Output = processOutput): Command {
     .argument('<dir>', 'the data directory of a node (it may be running: nothing is written)')
     .option('--from <index>', 'first log index to list', logIndex)
     .option('--to <index>', 'last log index to list', logIndex)
-    .action(async (dir: string, options: { from?: number; to?: number }) => {
-      const report = await inspectDataDir(dir, options);
+    .option('--objects', 'rebuild the replicated objects from the committed log and print them')
+    .action(async (dir: string, options: { from?: number; to?: number; objects?: boolean }) => {
+      const { objects, ...range } = options;
+      const report = await inspectDataDir(dir, { ...range, describe: describeCommand });
+      if (objects === true) report.stateMachine = await replayObjects(dir);
       output.out(`${JSON.stringify(report, null, 2)}\n`);
     })
     .exitOverride();

@@ -70,3 +70,30 @@ export function decodeCommand(data: Uint8Array): Command | string {
     request,
   };
 }
+
+/** An entry's command as a person reads it (for `raftkit inspect`): its origin, and its bytes. */
+export function describeCommand(data: Uint8Array): Record<string, unknown> {
+  const command = decodeCommand(data);
+  if (typeof command === 'string') {
+    return { invalid: command, base64: Buffer.from(data).toString('base64') };
+  }
+  const origin =
+    command.origin === null ? {} : { origin: command.origin, request: command.request };
+  const text = printable(command.payload);
+  return {
+    ...origin,
+    ...(text === null ? { base64: Buffer.from(command.payload).toString('base64') } : { text }),
+  };
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function printable(bytes: Uint8Array): string | null {
+  try {
+    const text = strictUtf8.decode(bytes);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are the point
+    return /[\u0000-\u0008\u000e-\u001f\u007f]/.test(text) ? null : text;
+  } catch {
+    return null;
+  }
+}

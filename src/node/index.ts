@@ -3,6 +3,7 @@
  * A running Raft node: the core driven by a clock, a storage and a transport.
  */
 export type { Clock, Timer } from './clock.js';
+export { type Command, decodeCommand, describeCommand } from './command.js';
 export { AbortedError, InvalidCommandError, NodeStoppedError, TimeoutError } from './errors.js';
 export {
   DEFAULT_ELECTION_MS,
@@ -20,5 +21,6 @@ export {
   type ReadOptions,
   type WaitOptions,
 } from './raft-node.js';
+export { type StartNodeOptions, startNode } from './start-node.js';
 export type { StateMachine } from './state-machine.js';
 export { systemClock, systemRandom } from './system-clock.js';

@@ -39,7 +39,7 @@ export class ObjectStore implements StateMachine {
     this.codec = options.codec ?? jsonCodec;
   }
 
-  apply(command: Uint8Array): unknown {
+  apply(command: Uint8Array, _index?: number): unknown {
     let decoded: unknown;
     try {
       decoded = this.codec.decode(command);

@@ -15,6 +15,8 @@ export interface InspectOptions {
   /** First and last index of the entries to list; default the whole log. */
   readonly from?: number;
   readonly to?: number;
+  /** Describes a command entry's data; default: as text when printable, else base64. */
+  readonly describe?: (data: Uint8Array) => Record<string, unknown>;
 }
 
 /** An entry's data as text when it is valid UTF-8 without control characters, else base64. */
@@ -29,8 +31,12 @@ function describeData(data: Uint8Array): { text: string } | { base64: string } {
   return { base64: Buffer.from(data).toString('base64') };
 }
 
-function describeEntry(e: Entry): Record<string, unknown> {
-  return { index: e.index, term: e.term, kind: e.kind, ...describeData(e.data) };
+function describeEntry(
+  e: Entry,
+  describe: (data: Uint8Array) => Record<string, unknown>,
+): Record<string, unknown> {
+  const data = e.kind === 'noop' ? {} : describe(e.data);
+  return { index: e.index, term: e.term, kind: e.kind, ...data };
 }
 
 export async function inspectDataDir(
@@ -46,7 +52,7 @@ export async function inspectDataDir(
     const entries: Record<string, unknown>[] = [];
     for (let i = first; i <= last; ) {
       const chunk = storage.entries(i, last + 1, 4 * 1024 * 1024);
-      for (const e of chunk) entries.push(describeEntry(e));
+      for (const e of chunk) entries.push(describeEntry(e, options.describe ?? describeData));
       i += chunk.length;
     }
     return {

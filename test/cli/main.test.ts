@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { encodePlain, encodeTagged } from '../../src/node/command.js';
 import { FileStorage } from '../../src/storage/index.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -61,27 +62,46 @@ describe('raftkit inspect', () => {
   test('prints the hard state and the log of a data directory as JSON', async () => {
     const dir = join(base, 'node');
     const s = await FileStorage.open(dir, { id: '127.0.0.1:8000' });
-    const data = [new TextEncoder().encode('VARIABLE=42'), new Uint8Array([0, 255, 1])];
+    // As a node writes them: a plain command, a forwarded one, a binary one, and garbage.
+    const op = new TextEncoder().encode('{"t":"value","n":"VARIABLE","o":"set","v":42}');
+    const data = [
+      encodePlain(op),
+      encodeTagged(op, '127.0.0.1:8001', 7, 3),
+      encodePlain(new Uint8Array([0, 255, 1])),
+      new Uint8Array([9]),
+    ];
     await s.save({
       entries: [
         { index: 1, term: 1, kind: 'noop', data: new Uint8Array() },
         { index: 2, term: 1, kind: 'command', data: data[0] as Uint8Array },
         { index: 3, term: 1, kind: 'command', data: data[1] as Uint8Array },
+        { index: 4, term: 1, kind: 'command', data: data[2] as Uint8Array },
+        { index: 5, term: 1, kind: 'command', data: data[3] as Uint8Array },
       ],
-      hardState: { term: 1, vote: '127.0.0.1:8000', commit: 2 },
+      hardState: { term: 1, vote: '127.0.0.1:8000', commit: 5 },
       sync: true,
     });
     const r = await raftkit('inspect', dir);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.equal(report.id, '127.0.0.1:8000');
-    assert.deepEqual(report.hardState, { term: 1, vote: '127.0.0.1:8000', commit: 2 });
+    assert.deepEqual(report.hardState, { term: 1, vote: '127.0.0.1:8000', commit: 5 });
+    const text = new TextDecoder().decode(op);
     assert.deepEqual(report.log.entries, [
-      { index: 1, term: 1, kind: 'noop', text: '' },
-      { index: 2, term: 1, kind: 'command', text: 'VARIABLE=42' },
-      { index: 3, term: 1, kind: 'command', base64: 'AP8B' },
+      { index: 1, term: 1, kind: 'noop' },
+      { index: 2, term: 1, kind: 'command', text },
+      { index: 3, term: 1, kind: 'command', origin: '127.0.0.1:8001', request: 3, text },
+      { index: 4, term: 1, kind: 'command', base64: 'AP8B' },
+      { index: 5, term: 1, kind: 'command', invalid: 'unknown command envelope 9', base64: 'CQ==' },
     ]);
     assert.equal(report.stateMachine, null);
+    // --objects replays the committed commands into replicated objects.
+    const objects = JSON.parse((await raftkit('inspect', dir, '--objects')).stdout);
+    assert.deepEqual(objects.stateMachine, {
+      appliedIndex: 5,
+      refused: 2,
+      objects: [['VARIABLE', 'value', 42]],
+    });
     // It reads a directory in use without taking its lock; --from/--to select entries.
     const some = JSON.parse((await raftkit('inspect', dir, '--from', '2', '--to', '2')).stdout);
     assert.deepEqual(

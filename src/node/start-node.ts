@@ -1,0 +1,80 @@
+/**
+ * @module
+ * The raftos-style way in: a node from its address, its peers' addresses and a data
+ * directory, on the real disk and real sockets. `RaftNode` itself takes injected parts; this
+ * builds the real ones.
+ */
+import { InvalidConfigError, type NodeId } from '../core/index.js';
+import { FileStorage } from '../storage/index.js';
+import {
+  TcpTransport,
+  type TlsOptions,
+  type Transport,
+  UdpTransport,
+  type WireSecurity,
+} from '../transport/index.js';
+import type { NodeLogger, RaftNodeOptions } from './options.js';
+import { RaftNode } from './raft-node.js';
+import type { StateMachine } from './state-machine.js';
+
+export interface StartNodeOptions<S extends StateMachine>
+  extends WireSecurity,
+    Omit<RaftNodeOptions<S>, 'id' | 'members' | 'addresses' | 'storage' | 'transport'> {
+  /** Where this node listens, `host:port`. */
+  readonly address: string;
+  /** The other members: their addresses (ids are then the addresses), or id to address. */
+  readonly peers: readonly string[] | Readonly<Record<NodeId, string>>;
+  /** This node's id. Default: its address, as in raftos. */
+  readonly id?: NodeId;
+  /** The node's data directory (created if absent). */
+  readonly dataDir: string;
+  /** `tcp` (default) or `udp`, as raftos used. */
+  readonly transport?: 'tcp' | 'udp';
+  /** TCP over TLS with mutual authentication. */
+  readonly tls?: TlsOptions;
+  readonly logger?: NodeLogger;
+}
+
+export async function startNode<S extends StateMachine>(
+  options: StartNodeOptions<S>,
+): Promise<RaftNode<S>> {
+  const id = options.id ?? options.address;
+  const peers: Record<NodeId, string> = Array.isArray(options.peers)
+    ? Object.fromEntries((options.peers as readonly string[]).map((a) => [a, a]))
+    : { ...(options.peers as Record<NodeId, string>) };
+  delete peers[id];
+  const kind = options.transport ?? 'tcp';
+  if (kind !== 'tcp' && kind !== 'udp')
+    throw new InvalidConfigError(`unknown transport ${String(kind)}`);
+  if (kind === 'udp' && options.tls !== undefined) {
+    throw new InvalidConfigError('TLS needs the tcp transport; protect UDP with a shared secret');
+  }
+  const optional = {
+    ...(options.clusterId === undefined ? {} : { clusterId: options.clusterId }),
+    ...(options.secret === undefined ? {} : { secret: options.secret }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  };
+  const wire = { id, listen: options.address, peers, ...optional };
+  const transport: Transport =
+    kind === 'udp'
+      ? new UdpTransport(wire)
+      : new TcpTransport({ ...wire, ...(options.tls === undefined ? {} : { tls: options.tls }) });
+  const storage = await FileStorage.open(options.dataDir, {
+    id,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
+  try {
+    return await RaftNode.start({
+      ...options,
+      id,
+      members: [id, ...Object.keys(peers)],
+      addresses: { ...peers, [id]: options.address },
+      storage,
+      transport,
+    });
+  } catch (e) {
+    await storage.close().catch(() => {});
+    await transport.close().catch(() => {});
+    throw e;
+  }
+}
