@@ -107,7 +107,7 @@ test('the lab: election, a crash of the leader, re-election, and the old leader 
       return first !== 0 && seen.every((s) => s === seen[0]);
     }, 'a first leader known to all');
     await wait(() => lab.lines(first).includes('Done writing VARIABLE'), 'the first write');
-    const value1 = valueOf(lab, first);
+    const value1 = valueWrittenBy(lab, first);
     await wait(() => all.every((n) => lab.applied(n, value1)), 'the first value everywhere');
     t.diagnostic(`(a) leader ${lab.address(first)} wrote ${value1}`);
 
@@ -122,7 +122,7 @@ test('the lab: election, a crash of the leader, re-election, and the old leader 
     }, 'a second leader');
     await wait(() => lab.lines(second).includes('Done writing VARIABLE'), 'the second write');
     await wait(() => lab.lines(second).includes('Done writing VARIABLE'), 'the second write');
-    const value2 = valueOf(lab, second);
+    const value2 = valueWrittenBy(lab, second);
     assert.notEqual(value2, value1);
     await wait(
       () => survivors.every((n) => lab.applied(n, value2)),
@@ -161,7 +161,7 @@ test('the lab: election, a crash of the leader, re-election, and the old leader 
     const states = await Promise.all(all.map((n) => replayObjects(join(lab.dir, `node${n}`))));
     for (const s of states) assert.deepEqual(s.objects, [['VARIABLE', 'value', value2]]);
     t.diagnostic(
-      `(c) all three logs hold ${(reports[0]?.log as { lastIndex: number }).lastIndex} entries, identical`,
+      `(c) all three logs hold ${(reports[0] as { log: { lastIndex: number } }).log.lastIndex} entries, identical`,
     );
   } finally {
     await lab.cleanup();
@@ -169,7 +169,7 @@ test('the lab: election, a crash of the leader, re-election, and the old leader 
 });
 
 /** The value node `n` wrote while it led (the lab writes its address into it). */
-function valueOf(lab: Lab, n: number): string {
+function valueWrittenBy(lab: Lab, n: number): string {
   const line = lab.lines(n).find((l) => l.includes(`"written by ${lab.address(n)} in term`));
   const m = line === undefined ? null : /^Applied VARIABLE = ("[^"]*")/.exec(line);
   assert.ok(m !== null, `node ${n} applied no value of its own: ${lab.lines(n).join(' | ')}`);
