@@ -59,8 +59,8 @@ export interface NodeEvents {
 
 export interface WaitOptions {
   /** Milliseconds to wait; the node's default when absent. */
-  readonly timeoutMs?: number;
-  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface ReadOptions extends WaitOptions {
@@ -286,8 +286,39 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       return Promise.reject(e);
     }
     const timeoutMs = options.timeoutMs ?? this.#options.proposalTimeoutMs ?? 10_000;
-    if (this.#role === 'leader') return this.#proposeHere(command, timeoutMs, options.signal);
-    return this.#forward(command, timeoutMs, options.signal);
+    const forwarding = this.#options.forwardProposals !== false;
+    return this.#withLeader(timeoutMs, options.signal, forwarding, (remaining) =>
+      this.#role === 'leader'
+        ? this.#proposeHere(command, remaining, options.signal)
+        : this.#forward(command, remaining, options.signal),
+    );
+  }
+
+  /**
+   * Runs `attempt` once a leader is known, within `timeoutMs`. A NotLeaderError with no leader
+   * means nothing was proposed (or read) anywhere, so it is safe to wait for the next leader
+   * and try again; during an election a caller waits rather than fails.
+   */
+  async #withLeader<T>(
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    wait: boolean,
+    attempt: (remainingMs: number) => Promise<T>,
+  ): Promise<T> {
+    const deadline = this.#clock.now() + timeoutMs;
+    for (;;) {
+      const remaining = Math.max(1, deadline - this.#clock.now());
+      if (wait && this.#leader === null) {
+        await this.waitUntilLeader(undefined, { timeoutMs: remaining, signal });
+        continue;
+      }
+      try {
+        return await attempt(remaining);
+      } catch (e) {
+        const retry = wait && e instanceof NotLeaderError && e.leader === null;
+        if (!retry || this.#clock.now() >= deadline) throw e;
+      }
+    }
   }
 
   #proposeHere(command: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
@@ -347,12 +378,16 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
    * was committed when the call was made: after it, local reads are linearizable.
    */
   readBarrier(options: WaitOptions = {}): Promise<number> {
+    const timeoutMs = options.timeoutMs ?? this.#options.readTimeoutMs ?? 10_000;
+    return this.#withLeader(timeoutMs, options.signal, true, (remaining) =>
+      this.#readIndex(remaining, options.signal),
+    );
+  }
+
+  #readIndex(timeoutMs: number, signal: AbortSignal | undefined): Promise<number> {
     const context = String(++this.#nextRead);
-    const waiter = this.#waiter<number>(
-      'linearizable read',
-      options.timeoutMs ?? this.#options.readTimeoutMs ?? 10_000,
-      options.signal,
-      () => this.#reads.delete(context),
+    const waiter = this.#waiter<number>('linearizable read', timeoutMs, signal, () =>
+      this.#reads.delete(context),
     );
     if (waiter.settled) return waiter.promise;
     try {
@@ -604,7 +639,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       waiter.refile(() => this.#readsAwaitingApply.delete(waiter));
       this.#readsAwaitingApply.set(waiter, index);
     }
-    for (const context of dropped) this.#reads.get(context)?.reject(this.#notLeader());
+    // Leadership changed under the read: no read index will come. It was a read, so it is safe
+    // to ask again (`#withLeader` does, once a leader is known).
+    for (const context of dropped) {
+      this.#reads.get(context)?.reject(new NotLeaderError(null, this.#term));
+    }
   }
 
   #releaseReads(applied: number): void {

@@ -56,6 +56,12 @@ export interface TcpTransportOptions extends WireSecurity {
 }
 
 const HELLO_TIMEOUT_MS = 5000;
+const MAX_SOCKETS_PER_PEER = 4;
+
+function forget(link: Link, socket: net.Socket): void {
+  const at = link.sockets.indexOf(socket);
+  if (at >= 0) link.sockets.splice(at, 1);
+}
 
 interface Link {
   readonly id: NodeId;
@@ -63,9 +69,12 @@ interface Link {
   readonly port: number;
   /** This side dials (its id is the smaller). */
   readonly dials: boolean;
-  socket: net.Socket | null;
-  /** Frames written since the last uncork. */
-  corked: boolean;
+  /**
+   * Open connections that said they are this peer, newest last; messages go on the newest.
+   * An older one is kept until it closes: a newcomer claiming the peer's id (a restarted
+   * peer, or a forger when no secret is set) does not cut the link that works.
+   */
+  readonly sockets: net.Socket[];
   readonly backoff: Backoff;
   retry: NodeJS.Timeout | null;
 }
@@ -78,6 +87,8 @@ export class TcpTransport implements Transport {
   readonly #links = new Map<NodeId, Link>();
   readonly #maxQueueBytes: number;
   readonly #anonymous = new Set<net.Socket>();
+  /** Sockets corked in this turn of the event loop. */
+  readonly #corked = new WeakSet<net.Socket>();
   #server: net.Server | null = null;
   #handler: MessageHandler | null = null;
   #closed = false;
@@ -114,8 +125,7 @@ export class TcpTransport implements Transport {
         host,
         port,
         dials: options.id < id,
-        socket: null,
-        corked: false,
+        sockets: [],
         backoff: new Backoff(options.backoff),
         retry: null,
       });
@@ -164,8 +174,8 @@ export class TcpTransport implements Transport {
       this.#codec.drop('unknown-peer', `no address for ${message.to}`);
       return;
     }
-    const socket = link.socket;
-    if (socket === null) {
+    const socket = link.sockets.at(-1);
+    if (socket === undefined) {
       this.#codec.drop('unreachable', `no connection to ${message.to}`);
       return;
     }
@@ -181,16 +191,16 @@ export class TcpTransport implements Transport {
       );
       return;
     }
-    this.#write(link, socket, body);
+    this.#write(socket, body);
   }
 
   /** Writes one frame; everything written in this turn of the loop leaves in one syscall. */
-  #write(link: Link, socket: net.Socket, body: Buffer): void {
-    if (!link.corked) {
-      link.corked = true;
+  #write(socket: net.Socket, body: Buffer): void {
+    if (!this.#corked.has(socket)) {
+      this.#corked.add(socket);
       socket.cork();
       process.nextTick(() => {
-        link.corked = false;
+        this.#corked.delete(socket);
         socket.uncork();
       });
     }
@@ -204,8 +214,7 @@ export class TcpTransport implements Transport {
     this.#handler = null;
     for (const link of this.#links.values()) {
       if (link.retry !== null) clearTimeout(link.retry);
-      link.socket?.destroy();
-      link.socket = null;
+      for (const socket of link.sockets.splice(0)) socket.destroy();
     }
     for (const s of this.#anonymous) s.destroy();
     this.#anonymous.clear();
@@ -215,7 +224,7 @@ export class TcpTransport implements Transport {
 
   stats(): TransportStats & { readonly connections: number } {
     let connections = 0;
-    for (const link of this.#links.values()) if (link.socket !== null) connections++;
+    for (const link of this.#links.values()) connections += link.sockets.length;
     return { ...this.#codec.stats(), connections };
   }
 
@@ -245,7 +254,7 @@ export class TcpTransport implements Transport {
       this.#adopt(link, socket);
       link.backoff.reset();
       // The hello goes first: it tells the other side which peer this connection is.
-      this.#write(link, socket, this.#codec.encode({ type: 'hello', from: this.id, to: link.id }));
+      this.#write(socket, this.#codec.encode({ type: 'hello', from: this.id, to: link.id }));
     });
     socket.on('error', (e) => {
       if (this.#options.tls !== undefined && /certificate|SSL|TLS|alert/i.test(e.message)) {
@@ -253,8 +262,8 @@ export class TcpTransport implements Transport {
       }
     });
     socket.on('close', () => {
-      if (link.socket === socket) link.socket = null;
-      if (!this.#closed && link.retry === null && link.socket === null) {
+      forget(link, socket);
+      if (!this.#closed && link.retry === null && link.sockets.length === 0) {
         link.retry = setTimeout(() => this.#dial(link), link.backoff.next());
       }
     });
@@ -272,7 +281,7 @@ export class TcpTransport implements Transport {
     socket.on('error', () => {});
     socket.on('close', () => {
       this.#anonymous.delete(socket);
-      for (const link of this.#links.values()) if (link.socket === socket) link.socket = null;
+      for (const link of this.#links.values()) forget(link, socket);
     });
     this.#receive(socket, null);
   }
@@ -280,11 +289,9 @@ export class TcpTransport implements Transport {
   #adopt(link: Link, socket: net.Socket): void {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
-    const old = link.socket;
-    link.socket = socket;
-    link.corked = false;
-    // A peer that restarted dials again while the old connection may linger half open.
-    if (old !== null && old !== socket) old.destroy();
+    link.sockets.push(socket);
+    // Bounded: the oldest connections claiming this peer go first.
+    while (link.sockets.length > MAX_SOCKETS_PER_PEER) link.sockets.shift()?.destroy();
   }
 
   #receive(socket: net.Socket, dialled: Link | null): void {
