@@ -466,7 +466,16 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       const rd = this.#raw.ready();
       if (rd.softState !== null) this.#onSoftState(rd.softState);
       this.#sendAll(rd.messages);
-      if (rd.entries.length > 0 || rd.hardState !== null) {
+      if (rd.entries.length === 0 && rd.hardState !== null && !rd.mustSync) {
+        // Only the commit index moved. Recording it saves replay work after a restart but
+        // guards nothing (a restarted node learns the commit from its leader), so it is
+        // written behind the apply rather than before it: one disk write off every commit.
+        this.#storage
+          .save({ entries: [], hardState: rd.hardState, sync: false })
+          .catch((e: unknown) => {
+            void this.#stop(e instanceof Error ? e : new Error(String(e)));
+          });
+      } else if (rd.entries.length > 0 || rd.hardState !== null) {
         try {
           await this.#storage.save({
             entries: rd.entries,
