@@ -3,6 +3,7 @@
  * `host:port` addresses, IPv6 in brackets (`[::1]:8000`), checked once at configuration.
  */
 import { InvalidConfigError } from '../core/index.js';
+import { MAX_ID_BYTES } from './wire.js';
 
 export interface HostPort {
   readonly host: string;
@@ -20,4 +21,12 @@ export function parseAddress(address: string): HostPort {
 
 export function formatAddress({ host, port }: HostPort): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A socket transport's own id and listen address, checked at construction. */
+export function checkEndpoint(id: unknown, listen: string): void {
+  if (typeof id !== 'string' || id === '' || Buffer.byteLength(id) > MAX_ID_BYTES) {
+    throw new InvalidConfigError(`transport id must be 1 to ${MAX_ID_BYTES} bytes`);
+  }
+  parseAddress(listen);
 }

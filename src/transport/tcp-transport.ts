@@ -16,7 +16,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { InvalidConfigError, type NodeId } from '../core/index.js';
-import { parseAddress } from './address.js';
+import { checkEndpoint, parseAddress } from './address.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { Frame } from './codec.js';
 import { FrameReader, FrameTooLargeError, lengthPrefix } from './frame-reader.js';
@@ -27,7 +27,7 @@ import {
   type TransportLogger,
   type TransportStats,
 } from './transport.js';
-import { MAX_ID_BYTES, type WireMessage } from './wire.js';
+import type { WireMessage } from './wire.js';
 import { WireCodec, type WireSecurity } from './wire-codec.js';
 
 export interface TlsOptions {
@@ -95,14 +95,7 @@ export class TcpTransport implements Transport {
   #listening: { host: string; port: number } | null = null;
 
   constructor(options: TcpTransportOptions) {
-    if (
-      typeof options.id !== 'string' ||
-      options.id === '' ||
-      Buffer.byteLength(options.id) > MAX_ID_BYTES
-    ) {
-      throw new InvalidConfigError(`transport id must be 1 to ${MAX_ID_BYTES} bytes`);
-    }
-    parseAddress(options.listen);
+    checkEndpoint(options.id, options.listen);
     this.id = options.id;
     this.#options = options;
     this.maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;

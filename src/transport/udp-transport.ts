@@ -8,8 +8,8 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { InvalidConfigError, type NodeId } from '../core/index.js';
-import { parseAddress } from './address.js';
+import type { NodeId } from '../core/index.js';
+import { checkEndpoint, parseAddress } from './address.js';
 import { SEAL_OVERHEAD_BYTES } from './cipher.js';
 import {
   deliverSafely,
@@ -18,7 +18,7 @@ import {
   type TransportLogger,
   type TransportStats,
 } from './transport.js';
-import { MAX_ID_BYTES, type WireMessage } from './wire.js';
+import type { WireMessage } from './wire.js';
 import { WireCodec, type WireSecurity } from './wire-codec.js';
 
 /** The largest UDP payload over IPv4. */
@@ -42,14 +42,7 @@ export class UdpTransport implements Transport {
   #listening: { host: string; port: number } | null = null;
 
   constructor(options: UdpTransportOptions) {
-    if (
-      typeof options.id !== 'string' ||
-      options.id === '' ||
-      Buffer.byteLength(options.id) > MAX_ID_BYTES
-    ) {
-      throw new InvalidConfigError(`transport id must be 1 to ${MAX_ID_BYTES} bytes`);
-    }
-    parseAddress(options.listen);
+    checkEndpoint(options.id, options.listen);
     this.id = options.id;
     this.#options = options;
     // What a datagram holds once sealed; the seal's bytes are not the message's.

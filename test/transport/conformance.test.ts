@@ -38,63 +38,26 @@ const peersOf = (ids: string[], ports: number[]): Record<string, string> =>
   Object.fromEntries(ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]));
 
 let network = new MemoryNetwork();
+/** A TCP or UDP transport for member `i`, with `extra` options. */
+const socketMaker =
+  (Transport: typeof TcpTransport | typeof UdpTransport, extra: object = {}): Make =>
+  (ids, ports, security, i) =>
+    new Transport({
+      id: ids[i] as string,
+      listen: `127.0.0.1:${ports[i]}`,
+      peers: peersOf(ids, ports),
+      ...extra,
+      ...security,
+    });
+
+const secret = { secret: 'a shared secret of some length' };
 const kinds: Kind[] = [
   { name: 'memory', make: (ids, _p, security, i) => network.transport(ids[i] as string, security) },
-  {
-    name: 'tcp',
-    make: (ids, ports, security, i) =>
-      new TcpTransport({
-        id: ids[i] as string,
-        listen: `127.0.0.1:${ports[i]}`,
-        peers: peersOf(ids, ports),
-        ...security,
-      }),
-  },
-  {
-    name: 'tcp+tls',
-    make: (ids, ports, security, i) =>
-      new TcpTransport({
-        id: ids[i] as string,
-        listen: `127.0.0.1:${ports[i]}`,
-        peers: peersOf(ids, ports),
-        tls: nodeTls,
-        ...security,
-      }),
-  },
-  {
-    name: 'tcp+secret',
-    security: { secret: 'a shared secret of some length' },
-    make: (ids, ports, security, i) =>
-      new TcpTransport({
-        id: ids[i] as string,
-        listen: `127.0.0.1:${ports[i]}`,
-        peers: peersOf(ids, ports),
-        ...security,
-      }),
-  },
-  {
-    name: 'udp',
-    datagram: true,
-    make: (ids, ports, security, i) =>
-      new UdpTransport({
-        id: ids[i] as string,
-        listen: `127.0.0.1:${ports[i]}`,
-        peers: peersOf(ids, ports),
-        ...security,
-      }),
-  },
-  {
-    name: 'udp+secret',
-    datagram: true,
-    security: { secret: 'a shared secret of some length' },
-    make: (ids, ports, security, i) =>
-      new UdpTransport({
-        id: ids[i] as string,
-        listen: `127.0.0.1:${ports[i]}`,
-        peers: peersOf(ids, ports),
-        ...security,
-      }),
-  },
+  { name: 'tcp', make: socketMaker(TcpTransport) },
+  { name: 'tcp+tls', make: socketMaker(TcpTransport, { tls: nodeTls }) },
+  { name: 'tcp+secret', security: secret, make: socketMaker(TcpTransport) },
+  { name: 'udp', datagram: true, make: socketMaker(UdpTransport) },
+  { name: 'udp+secret', datagram: true, security: secret, make: socketMaker(UdpTransport) },
 ];
 
 const ids = ['a', 'b', 'c'];
