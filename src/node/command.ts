@@ -8,6 +8,7 @@
  *
  * `0 | command` or `1 | u8 origin length | origin | u32 incarnation | f64 request | command`.
  */
+import { describeData } from '../storage/index.js';
 import { MAX_ID_BYTES } from '../transport/index.js';
 
 const PLAIN = 0;
@@ -79,21 +80,5 @@ export function describeCommand(data: Uint8Array): Record<string, unknown> {
   }
   const origin =
     command.origin === null ? {} : { origin: command.origin, request: command.request };
-  const text = printable(command.payload);
-  return {
-    ...origin,
-    ...(text === null ? { base64: Buffer.from(command.payload).toString('base64') } : { text }),
-  };
-}
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-function printable(bytes: Uint8Array): string | null {
-  try {
-    const text = strictUtf8.decode(bytes);
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are the point
-    return /[\u0000-\u0008\u000e-\u001f\u007f]/.test(text) ? null : text;
-  } catch {
-    return null;
-  }
+  return { ...origin, ...describeData(command.payload) };
 }

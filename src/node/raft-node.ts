@@ -26,12 +26,13 @@ import {
   type SoftState,
 } from '../core/index.js';
 import type { DurableStorage } from '../storage/index.js';
-import type {
-  ForwardProposal,
-  ForwardRefusal,
-  Transport,
-  TransportStats,
-  WireMessage,
+import {
+  type ForwardProposal,
+  type ForwardRefusal,
+  MESSAGE_OVERHEAD_BYTES,
+  type Transport,
+  type TransportStats,
+  type WireMessage,
 } from '../transport/index.js';
 import type { Clock, Timer } from './clock.js';
 import { decodeCommand, encodePlain, encodeTagged } from './command.js';
@@ -109,7 +110,8 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   #role: Role = 'follower';
   #leader: NodeId | null = null;
   #term = 0;
-  /** The term of the last entry applied: a higher one supersedes older local proposals. */
+  /** Index and term of the last entry applied; a higher term supersedes older proposals. */
+  #applied = 0;
   #appliedTerm = 0;
   /** The leader's own proposals, by the index of their entry. */
   readonly #byIndex = new Map<number, LocalProposal>();
@@ -141,7 +143,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     this.#tickMs = timing.tickMs;
     this.#maxCommandBytes = maxCommandBytes(options.transport);
     this.#incarnation = random.int(2 ** 32);
-    const budget = options.transport.maxMessageBytes - 1024;
+    const budget = options.transport.maxMessageBytes - MESSAGE_OVERHEAD_BYTES;
     this.#raw = new RawNode({
       ...options.raft,
       id: options.id,
@@ -155,6 +157,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     });
     const status = this.#raw.status();
     this.#term = status.term;
+    this.#applied = status.appliedIndex;
   }
 
   /** Creates a node and starts it. */
@@ -439,13 +442,28 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   // The loop
 
   #armTick(): void {
-    this.#tickTimer = this.#clock.setTimer(this.#tickMs, () => {
-      if (this.#state !== 'running') return;
-      this.#raw.tick();
-      this.#expire();
-      this.#schedule();
-      this.#armTick();
-    });
+    this.#tickTimer = this.#clock.setTimer(this.#tickMs, () =>
+      this.#guard(() => {
+        this.#raw.tick();
+        this.#expire();
+        this.#schedule();
+        this.#armTick();
+      }),
+    );
+  }
+
+  /**
+   * Runs one entry into the node (a tick, a message). A throw there is a broken invariant, a
+   * bug here or in the core: the node stops with it rather than go on in a wrong state or
+   * go silent with its timer lost.
+   */
+  #guard(fn: () => void): void {
+    if (this.#state !== 'running') return;
+    try {
+      fn();
+    } catch (e) {
+      void this.#stop(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   #schedule(): void {
@@ -454,10 +472,15 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     queueMicrotask(() => {
       this.#scheduled = false;
       if (this.#loop !== null || this.#state !== 'running') return;
-      this.#loop = this.#drain().finally(() => {
-        this.#loop = null;
-        if (this.#state === 'running' && this.#raw.hasReady()) this.#schedule();
-      });
+      this.#loop = this.#drain()
+        .catch((e: unknown) => {
+          // A broken invariant (a bug, here or in the core): stop rather than run on wrong.
+          void this.#stop(e instanceof Error ? e : new Error(String(e)));
+        })
+        .finally(() => {
+          this.#loop = null;
+          if (this.#state === 'running' && this.#raw.hasReady()) this.#schedule();
+        });
     });
   }
 
@@ -500,14 +523,15 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   }
 
   #onMessage(m: WireMessage): void {
-    if (this.#state !== 'running') return;
-    if (m.type === 'forward') this.#onForward(m);
-    else if (m.type === 'forward-refusal') this.#onRefusal(m);
-    else {
-      const error = this.#raw.step(m);
-      if (error !== undefined) this.#noteRejected(m.from, error.message);
-    }
-    this.#schedule();
+    this.#guard(() => {
+      if (m.type === 'forward') this.#onForward(m);
+      else if (m.type === 'forward-refusal') this.#onRefusal(m);
+      else {
+        const error = this.#raw.step(m);
+        if (error !== undefined) this.#noteRejected(m.from, error.message);
+      }
+      this.#schedule();
+    });
   }
 
   /** The leader takes a follower's forwarded commands, or says why not. */
@@ -585,6 +609,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   #apply(entries: readonly Entry[]): void {
     for (const e of entries) {
       if (e.term > this.#appliedTerm) this.#supersede(e.term);
+      this.#applied = e.index;
       this.#appliedTerm = e.term;
       const local = this.#byIndex.get(e.index);
       if (local !== undefined && local.term !== e.term) {
@@ -618,7 +643,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
         if (waiter !== undefined) settle(waiter, outcome);
       }
     }
-    if (entries.length > 0) this.#releaseReads((entries[entries.length - 1] as Entry).index);
+    if (entries.length > 0) this.#releaseReads(this.#applied);
   }
 
   /**
@@ -636,7 +661,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   }
 
   #onReads(states: readonly ReadState[], dropped: readonly string[]): void {
-    const applied = this.#raw.status().appliedIndex;
+    const applied = this.#applied;
     for (const { context, index } of states) {
       const waiter = this.#reads.get(context);
       if (waiter === undefined) continue;

@@ -20,7 +20,7 @@ export interface InspectOptions {
 }
 
 /** An entry's data as text when it is valid UTF-8 without control characters, else base64. */
-function describeData(data: Uint8Array): { text: string } | { base64: string } {
+export function describeData(data: Uint8Array): { text: string } | { base64: string } {
   try {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(data);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are the point

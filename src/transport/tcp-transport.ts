@@ -199,6 +199,7 @@ export class TcpTransport implements Transport {
     }
     socket.write(lengthPrefix(body));
     socket.write(body);
+    this.#codec.sent(body.length);
   }
 
   async close(): Promise<void> {

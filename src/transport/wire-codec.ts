@@ -56,13 +56,16 @@ export class WireCodec {
     this.#logIntervalMs = options.logIntervalMs ?? 10_000;
   }
 
-  /** The bytes to send for `frame` (sealed when a secret is set); counted as sent. */
+  /** The bytes to send for `frame` (sealed when a secret is set). */
   encode(frame: Frame): Buffer {
     const body = encodeMessage(frame, this.#tag);
-    const out = this.#cipher === null ? body : this.#cipher.seal(body);
+    return this.#cipher === null ? body : this.#cipher.seal(body);
+  }
+
+  /** Counts a message that left (not one that was dropped after encoding). */
+  sent(bytes: number): void {
     this.messagesSent++;
-    this.bytesSent += out.length;
-    return out;
+    this.bytesSent += bytes;
   }
 
   /** The frame in `bytes`, or null when it was dropped (and counted). */

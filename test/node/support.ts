@@ -4,8 +4,18 @@
  */
 import { seededRandom } from '../../src/core/index.js';
 import { RaftNode, type RaftNodeOptions, type StateMachine } from '../../src/node/index.js';
-import { FileStorage, MemoryFileSystem } from '../../src/storage/index.js';
-import { MemoryNetwork } from '../../src/transport/index.js';
+import {
+  type DurableStorage,
+  FileStorage,
+  MemoryFileSystem,
+  type StorageUpdate,
+} from '../../src/storage/index.js';
+import {
+  MemoryNetwork,
+  type MessageHandler,
+  type Transport,
+  type WireMessage,
+} from '../../src/transport/index.js';
 
 /** Appends each command (as text) to a list and returns the new length; `fail` throws. */
 export class ListMachine implements StateMachine {
@@ -29,6 +39,75 @@ export const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
 type Extra = Partial<
   Omit<RaftNodeOptions<ListMachine>, 'id' | 'members' | 'transport' | 'storage' | 'stateMachine'>
 >;
+
+export interface Parts {
+  readonly storage?: (s: DurableStorage) => DurableStorage;
+  readonly transport?: (t: Transport) => Transport;
+}
+
+/** A storage whose saves can be held back: a disk whose fsync does not return. */
+export class GatedStorage implements DurableStorage {
+  readonly #inner: DurableStorage;
+  #gate: Promise<void> | null = null;
+  #open: () => void = () => {};
+  savesHeld = 0;
+
+  constructor(inner: DurableStorage) {
+    this.#inner = inner;
+  }
+
+  hold(): void {
+    if (this.#gate === null) this.#gate = new Promise((r) => (this.#open = r));
+  }
+
+  release(): void {
+    this.#gate = null;
+    this.#open();
+  }
+
+  async save(update: StorageUpdate): Promise<void> {
+    if (this.#gate !== null) {
+      this.savesHeld++;
+      await this.#gate;
+    }
+    return this.#inner.save(update);
+  }
+
+  hardState = () => this.#inner.hardState();
+  firstIndex = () => this.#inner.firstIndex();
+  lastIndex = () => this.#inner.lastIndex();
+  term = (i: number) => this.#inner.term(i);
+  entries = (lo: number, hi: number, max: number) => this.#inner.entries(lo, hi, max);
+  durableIndex = () => this.#inner.durableIndex();
+  close = () => this.#inner.close();
+}
+
+/** A transport that records every message it is asked to send. */
+export class WatchedTransport implements Transport {
+  readonly sent: WireMessage[] = [];
+  readonly #inner: Transport;
+
+  constructor(inner: Transport) {
+    this.#inner = inner;
+  }
+
+  get id(): string {
+    return this.#inner.id;
+  }
+
+  get maxMessageBytes(): number {
+    return this.#inner.maxMessageBytes;
+  }
+
+  send(m: WireMessage): void {
+    this.sent.push(m);
+    this.#inner.send(m);
+  }
+
+  start = (h: MessageHandler) => this.#inner.start(h);
+  close = () => this.#inner.close();
+  stats = () => this.#inner.stats();
+}
 
 export class TestCluster<S extends StateMachine = ListMachine> {
   readonly network = new MemoryNetwork();
@@ -60,13 +139,17 @@ export class TestCluster<S extends StateMachine = ListMachine> {
     return c;
   }
 
-  async startNode(id: string, extra: Extra = {}): Promise<RaftNode<S>> {
-    const storage = await FileStorage.open(`/${id}`, { fs: this.fs, logger: { warn: () => {} } });
+  /** Starts node `id`; `parts` may wrap its storage or transport (to watch or hold them). */
+  async startNode(id: string, extra: Extra = {}, parts: Parts = {}): Promise<RaftNode<S>> {
+    const file = await FileStorage.open(`/${id}`, { fs: this.fs, logger: { warn: () => {} } });
+    const storage = parts.storage?.(file) ?? file;
+    const memory = this.network.transport(id);
+    const transport = parts.transport?.(memory) ?? memory;
     const node = await RaftNode.start({
       id,
       members: this.ids,
       storage,
-      transport: this.network.transport(id),
+      transport,
       stateMachine: this.#machine(),
       random: seededRandom(this.#seed++),
       ...fastTiming,
