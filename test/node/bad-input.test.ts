@@ -11,7 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Message, seededRandom } from '../../src/core/index.js';
+import { type Message, ProposalDroppedError, seededRandom } from '../../src/core/index.js';
 import { type RaftNode, startNode } from '../../src/node/index.js';
 import { ObjectStore, ReplicatedMap } from '../../src/replicated/index.js';
 import { clusterTag, encodeMessage, type Frame, lengthPrefix } from '../../src/transport/index.js';
@@ -216,6 +216,14 @@ for (const transport of ['tcp', 'udp'] as const) {
           await new ReplicatedMap<number>(n, 'acked').entries({ timeoutMs: 5000 }),
         );
         for (const [k, v] of acknowledged) assert.equal(entries.get(k), v, `${n.id} lost ${k}`);
+      }
+      if (transport === 'udp') {
+        // An entry that could not fit a datagram is refused when proposed, never lost later.
+        assert.ok(victim.maxCommandBytes < 65_507);
+        await assert.rejects(
+          new ReplicatedMap<string>(victim, 'acked').set('big', 'x'.repeat(70_000)),
+          (e: unknown) => e instanceof ProposalDroppedError && e.reason === 'too-large',
+        );
       }
       const dropped = victim.transportStats().dropped;
       const garbage =

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NotLeaderError, ProposalDroppedError } from '../../src/core/index.js';
-import { NodeStoppedError, TimeoutError } from '../../src/node/index.js';
+import { AbortedError, NodeStoppedError, TimeoutError } from '../../src/node/index.js';
 import { StorageFailedError } from '../../src/storage/index.js';
 import { encode, TestCluster } from './support.js';
 
@@ -19,6 +19,7 @@ test('three nodes elect one leader and every node knows it', async () => {
     assert.deepEqual(seen, [leader.id, leader.id, leader.id]);
     assert.equal(await c.node('n1').waitUntilLeader(leader.id, { timeoutMs: 2000 }), leader.id);
     assert.equal(c.followers().length, 2);
+    for (const n of c.nodes.values()) assert.equal(n.getLeader(), leader.id);
   } finally {
     await c.stop();
   }
@@ -172,6 +173,11 @@ test('stop fails what is pending, and a restarted node replays its log and keeps
     assert.ok(follower !== undefined);
     const term = follower.term;
     const pending = follower.waitUntilLeader('nobody');
+    const controller = new AbortController();
+    const aborted = follower.waitUntilLeader('nobody', { signal: controller.signal });
+    controller.abort();
+    await assert.rejects(aborted, AbortedError);
+    await assert.rejects(follower.waitUntilLeader('nobody', { timeoutMs: 50 }), TimeoutError);
     await follower.stop();
     await assert.rejects(pending, NodeStoppedError);
     await assert.rejects(follower.propose(encode('late')), NodeStoppedError);

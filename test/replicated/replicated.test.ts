@@ -8,10 +8,12 @@ import { test } from 'node:test';
 import { InvalidConfigError } from '../../src/core/index.js';
 import {
   InvalidOperationError,
+  jsonCodec,
   ObjectStore,
   Replicated,
   ReplicatedList,
   ReplicatedMap,
+  type ValueCodec,
 } from '../../src/replicated/index.js';
 import { TestCluster } from '../node/support.js';
 
@@ -178,4 +180,31 @@ test('an object store snapshot restores every object; a bad snapshot changes not
     InvalidOperationError,
   );
   assert.deepEqual(b.snapshot(), a.snapshot());
+});
+
+test('a pluggable codec carries the operations and values instead of JSON', async () => {
+  // Tagged JSON: a version byte in front, so the log shows which codec wrote each entry.
+  const tagged: ValueCodec = {
+    encode: (v) => Uint8Array.of(0xc1, ...jsonCodec.encode(v)),
+    decode: (b) => {
+      if (b[0] !== 0xc1) throw new Error('not tagged');
+      return jsonCodec.decode(b.subarray(1));
+    },
+  };
+  const c = await TestCluster.of(3, () => new ObjectStore({ codec: tagged }));
+  try {
+    const leader = await c.leader();
+    const items = new ReplicatedList<unknown>(leader, 'items');
+    // Outside JSON's checks: this codec decides what it accepts.
+    assert.equal(await items.append({ a: 1 }), 1);
+    const f = c.followers()[0];
+    assert.ok(f !== undefined);
+    assert.deepEqual(await new ReplicatedList(f, 'items').slice(), [{ a: 1 }]);
+    // A plain JSON operation proposed straight to the node is refused by this store.
+    const plain = jsonCodec.encode({ t: 'list', n: 'items', o: 'append', v: 2 });
+    await assert.rejects(leader.propose(plain), InvalidOperationError);
+    assert.equal(await items.length(), 1);
+  } finally {
+    await c.stop();
+  }
 });

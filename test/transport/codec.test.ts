@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { checkMessageShape, type Message } from '../../src/core/index.js';
 import {
+  Backoff,
   clusterTag,
   decodeMessage,
   encodeMessage,
@@ -17,6 +18,7 @@ import {
   isDecodeFailure,
   lengthPrefix,
   WIRE_VERSION,
+  WireCodec,
 } from '../../src/transport/index.js';
 import { propertySeed } from '../support/property.js';
 
@@ -237,4 +239,45 @@ test('sealed frames open only with the same secret and cluster id', () => {
   assert.equal(a.open(sealed.subarray(0, 20)), null);
   assert.notDeepEqual(a.seal(body), sealed, 'a nonce was reused');
   assert.throws(() => new FrameCipher('short', 'c1'), /at least 16 bytes/);
+});
+
+test('drops are counted each time but logged at most once per interval per reason', () => {
+  let now = 0;
+  const lines: { fields: Record<string, unknown>; message: string }[] = [];
+  const codec = new WireCodec({
+    now: () => now,
+    logIntervalMs: 1000,
+    logger: {
+      warn: (fields, message) => lines.push({ fields: fields as Record<string, unknown>, message }),
+    },
+  });
+  for (let i = 0; i < 500; i++)
+    assert.equal(codec.decode(Uint8Array.of(9, 9, 9, 9, 9, 9, 9), 'x'), null);
+  codec.decode(Uint8Array.of(1), 'x'); // another reason gets its own line
+  now = 1500;
+  codec.decode(Uint8Array.of(9, 9, 9, 9, 9, 9, 9), 'x');
+  assert.equal(codec.stats().dropped.version, 501);
+  assert.equal(codec.stats().dropped.truncated, 1);
+  assert.deepEqual(
+    lines.map((l) => [l.fields.reason, l.fields.suppressed]),
+    [
+      ['version', 0],
+      ['truncated', 0],
+      ['version', 499],
+    ],
+  );
+});
+
+test('reconnection backoff doubles from min to max, jittered within the upper half, and resets', () => {
+  const b = new Backoff({ minMs: 50, maxMs: 400 });
+  const low = [0, 0, 0, 0, 0].map(() => b.next(() => 0));
+  assert.deepEqual(low, [25, 50, 100, 200, 200]);
+  b.reset();
+  const high = [0, 0, 0, 0, 0].map(() => b.next(() => 1));
+  assert.deepEqual(high, [50, 100, 200, 400, 400]);
+  b.reset();
+  assert.equal(
+    b.next(() => 0.5),
+    38,
+  );
 });

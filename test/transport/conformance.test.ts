@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -189,7 +190,8 @@ for (const kind of kinds) {
 
   test(`${kind.name}: close is idempotent and a closed transport sends nothing`, async () => {
     network = new MemoryNetwork();
-    const g = await Group.start(kind, await freePorts(3));
+    const ports = await freePorts(3);
+    const g = await Group.start(kind, ports);
     const a = g.transports[0] as Transport;
     await a.close();
     await a.close();
@@ -197,8 +199,105 @@ for (const kind of kinds) {
     a.send({ type: 'timeout-now', from: 'a', to: 'b', term: 1 });
     assert.equal(a.stats().messagesSent, sent);
     await g.close();
+    // Every socket was released: the same ports can be bound again at once.
+    const again = await Group.start(kind, ports);
+    await again.close();
   });
 }
+
+test('tcp: one connection per pair of peers, used both ways', async () => {
+  const g = await Group.start(kinds[1] as Kind, await freePorts(3));
+  try {
+    for (const [from, to] of [
+      ['a', 'b'],
+      ['b', 'a'],
+      ['b', 'c'],
+      ['c', 'b'],
+      ['a', 'c'],
+      ['c', 'a'],
+    ]) {
+      const m: WireMessage = {
+        type: 'timeout-now',
+        from: from as string,
+        to: to as string,
+        term: 1,
+      };
+      await deliver(g, m);
+    }
+    // Three pairs, three connections: each member holds exactly one to each of its two peers.
+    for (const t of g.transports) assert.equal((t as TcpTransport).stats().connections, 2);
+  } finally {
+    await g.close();
+  }
+});
+
+test('tcp: messages sent in one turn of the event loop leave in one write', async () => {
+  const g = await Group.start(kinds[1] as Kind, await freePorts(3));
+  const proto = net.Socket.prototype as unknown as {
+    _writev: (this: unknown, chunks: unknown[], ...rest: unknown[]) => unknown;
+  };
+  const original = proto._writev;
+  const batches: number[] = [];
+  try {
+    const first: WireMessage = { type: 'timeout-now', from: 'a', to: 'b', term: 1 };
+    await deliver(g, first);
+    proto._writev = function (this: unknown, chunks: unknown[], ...rest: unknown[]) {
+      batches.push(chunks.length);
+      return original.call(this, chunks, ...rest);
+    };
+    const a = g.transports[0] as Transport;
+    for (let i = 0; i < 100; i++) a.send({ ...first, term: i + 1 });
+    await eventually(() => (g.inbox.get('b')?.length ?? 0) === 100, 'the hundred messages');
+    // One writev of 200 buffers (a length prefix and a body each), not a hundred writes.
+    assert.deepEqual(batches, [200]);
+  } finally {
+    proto._writev = original;
+    await g.close();
+  }
+});
+
+test('tcp: a peer that does not read gets at most maxQueueBytes; the rest is dropped and counted', async () => {
+  const stuck = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    s.pause(); // accepts, never reads
+    stuck.add(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  const [own] = await freePorts(1);
+  const maxQueueBytes = 1024 * 1024;
+  const a = new TcpTransport({
+    id: 'a',
+    listen: `127.0.0.1:${own}`,
+    peers: { b: `127.0.0.1:${port}` },
+    maxQueueBytes,
+  });
+  await a.start(() => {});
+  try {
+    await eventually(() => a.stats().connections === 1, 'a connection to the slow peer');
+    const data = new Uint8Array(256 * 1024);
+    for (let i = 0; i < 200; i++) {
+      a.send({
+        type: 'append',
+        from: 'a',
+        to: 'b',
+        term: 1,
+        prevIndex: i,
+        prevTerm: 1,
+        commit: 0,
+        entries: [{ index: i + 1, term: 1, kind: 'command', data }],
+      });
+    }
+    const { dropped, messagesSent, bytesSent } = a.stats();
+    assert.ok(dropped.backpressure >= 190, `only ${dropped.backpressure} dropped`);
+    assert.equal(messagesSent + dropped.backpressure, 201); // and the hello
+    assert.ok(bytesSent <= maxQueueBytes + data.length + 1024, `${bytesSent} bytes queued`);
+  } finally {
+    await a.close();
+    for (const s of stuck) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
 
 test('tcp: a restarted peer is dialled again and messages flow', async () => {
   const ports = await freePorts(3);
