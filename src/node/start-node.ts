@@ -5,7 +5,7 @@
  * builds the real ones.
  */
 import { InvalidConfigError, type NodeId } from '../core/index.js';
-import { FileStorage } from '../storage/index.js';
+import { FileStorage, type FlushReport } from '../storage/index.js';
 import {
   TcpTransport,
   type TlsOptions,
@@ -33,6 +33,8 @@ export interface StartNodeOptions<S extends StateMachine>
   /** TCP over TLS with mutual authentication. */
   readonly tls?: TlsOptions;
   readonly logger?: NodeLogger;
+  /** Told of every group commit of the log (for fsync metrics). */
+  readonly onFlush?: (flush: FlushReport) => void;
 }
 
 export async function startNode<S extends StateMachine>(
@@ -62,6 +64,7 @@ export async function startNode<S extends StateMachine>(
   const storage = await FileStorage.open(options.dataDir, {
     id,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.onFlush === undefined ? {} : { onFlush: options.onFlush }),
   });
   try {
     return await RaftNode.start({

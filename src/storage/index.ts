@@ -16,6 +16,7 @@ export {
   type DurableStorage,
   FileStorage,
   type FileStorageOptions,
+  type FlushReport,
   type StorageLogger,
   type StorageUpdate,
 } from './file-storage.js';

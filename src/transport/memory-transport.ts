@@ -96,7 +96,7 @@ export class MemoryTransport implements Transport {
       this.#codec.drop('unreachable', `${message.to} is not reachable`);
       return;
     }
-    this.#codec.sent(bytes.length);
+    this.#codec.sent(message.type, bytes.length);
     setImmediate(() => peer.receive(bytes, this.id));
   }
 

@@ -184,11 +184,11 @@ export class TcpTransport implements Transport {
       );
       return;
     }
-    this.#write(socket, body);
+    this.#write(socket, message.type, body);
   }
 
   /** Writes one frame; everything written in this turn of the loop leaves in one syscall. */
-  #write(socket: net.Socket, body: Buffer): void {
+  #write(socket: net.Socket, type: Frame['type'], body: Buffer): void {
     if (!this.#corked.has(socket)) {
       this.#corked.add(socket);
       socket.cork();
@@ -199,7 +199,7 @@ export class TcpTransport implements Transport {
     }
     socket.write(lengthPrefix(body));
     socket.write(body);
-    this.#codec.sent(body.length);
+    this.#codec.sent(type, body.length);
   }
 
   async close(): Promise<void> {
@@ -248,7 +248,11 @@ export class TcpTransport implements Transport {
       this.#adopt(link, socket);
       link.backoff.reset();
       // The hello goes first: it tells the other side which peer this connection is.
-      this.#write(socket, this.#codec.encode({ type: 'hello', from: this.id, to: link.id }));
+      this.#write(
+        socket,
+        'hello',
+        this.#codec.encode({ type: 'hello', from: this.id, to: link.id }),
+      );
     });
     socket.on('error', (e) => {
       if (this.#options.tls !== undefined && /certificate|SSL|TLS|alert/i.test(e.message)) {

@@ -45,6 +45,10 @@ export interface TransportStats {
   readonly bytesSent: number;
   readonly bytesReceived: number;
   readonly dropped: Readonly<Record<DropReason, number>>;
+  /** Messages that left, by wire type (`append`, `vote`, `hello`, ...). */
+  readonly sentByType: Readonly<Record<string, number>>;
+  /** Messages that decoded and validated, by wire type. */
+  readonly receivedByType: Readonly<Record<string, number>>;
 }
 
 /** pino-compatible: `logger.warn({ ...fields }, 'message')`. */

@@ -95,7 +95,7 @@ export class UdpTransport implements Transport {
     }
     socket.send(datagram, peer.port, peer.host, (e) => {
       if (e) this.#codec.drop('unreachable', `to ${message.to}: ${e.message}`);
-      else this.#codec.sent(datagram.length);
+      else this.#codec.sent(message.type, datagram.length);
     });
   }
 

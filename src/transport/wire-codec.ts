@@ -44,6 +44,8 @@ export class WireCodec {
   readonly #lastLogged = new Map<DropReason, { at: number; count: number }>();
   messagesSent = 0;
   messagesReceived = 0;
+  readonly #sentByType: Record<string, number> = {};
+  readonly #receivedByType: Record<string, number> = {};
   bytesSent = 0;
   bytesReceived = 0;
 
@@ -63,8 +65,9 @@ export class WireCodec {
   }
 
   /** Counts a message that left (not one that was dropped after encoding). */
-  sent(bytes: number): void {
+  sent(type: Frame['type'], bytes: number): void {
     this.messagesSent++;
+    this.#sentByType[type] = (this.#sentByType[type] ?? 0) + 1;
     this.bytesSent += bytes;
   }
 
@@ -85,6 +88,7 @@ export class WireCodec {
       return null;
     }
     this.messagesReceived++;
+    this.#receivedByType[frame.type] = (this.#receivedByType[frame.type] ?? 0) + 1;
     return frame;
   }
 
@@ -113,6 +117,8 @@ export class WireCodec {
       bytesSent: this.bytesSent,
       bytesReceived: this.bytesReceived,
       dropped: { ...this.#dropped },
+      sentByType: { ...this.#sentByType },
+      receivedByType: { ...this.#receivedByType },
     };
   }
 }

@@ -10,6 +10,7 @@ import { afterEach, describe, test } from 'node:test';
 import { AssertionError, InvalidConfigError, MemoryStorage } from '../../src/core/index.js';
 import {
   FileStorage,
+  type FlushReport,
   MemoryFileSystem,
   NotADataDirError,
   StorageFailedError,
@@ -211,7 +212,14 @@ for (const makeDisk of [realDisk, memoryDisk]) {
 describe('storage specifics', () => {
   test('group commit: 200 concurrent saves take two fsyncs', async () => {
     const fs = new MemoryFileSystem({ latency: () => new Promise((r) => setImmediate(r)) });
-    const s = await FileStorage.open('/d', { fs });
+    const flushes: FlushReport[] = [];
+    const s = await FileStorage.open('/d', {
+      fs,
+      onFlush: (f) => {
+        flushes.push(f);
+        throw new Error('an observer that throws changes nothing');
+      },
+    });
     await s.save({ entries: [entry(1, 1)], hardState: null, sync: true }); // creates the segment
     const before = fs.counts.sync;
     await Promise.all(
@@ -221,6 +229,16 @@ describe('storage specifics', () => {
     );
     // The first save's fsync starts alone; the 199 queued behind it share the next one.
     assert.equal(fs.counts.sync - before, 2);
+    // The flush hook saw the same three group commits, with the saves each served.
+    assert.deepEqual(
+      flushes.map((f) => [f.saves, f.synced]),
+      [
+        [1, true],
+        [1, true],
+        [199, true],
+      ],
+    );
+    assert.ok(flushes.every((f) => f.durationMs >= 0));
     await s.close();
   });
 

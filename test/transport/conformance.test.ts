@@ -123,7 +123,21 @@ for (const kind of kinds) {
           assert.deepEqual(await deliver(g, sent), sent, `${m.type} ${from}->${to}`);
         }
       }
-      assert.ok((g.transports[0]?.stats().messagesReceived ?? 0) > 0);
+      // b sent every type once (to c); a received every type once (from c), counted by type.
+      const types = [...new Set(messages.map((m) => m.type))].sort();
+      const perType = Object.fromEntries(
+        types.map((t) => [t, messages.filter((m) => m.type === t).length]),
+      );
+      const b = g.transports[1]?.stats();
+      const a = g.transports[0]?.stats();
+      assert.deepEqual(
+        Object.fromEntries(Object.entries(b?.sentByType ?? {}).filter(([t]) => t !== 'hello')),
+        perType,
+      );
+      assert.deepEqual(
+        Object.fromEntries(Object.entries(a?.receivedByType ?? {}).filter(([t]) => t !== 'hello')),
+        perType,
+      );
     } finally {
       await g.close();
     }
