@@ -20,6 +20,11 @@ export type RaftErrorCode =
   | 'RAFT_INVALID_COMMAND'
   // Raised by replicated objects.
   | 'RAFT_INVALID_OPERATION'
+  // Raised by the key-value server and its client.
+  | 'RAFT_BAD_REQUEST'
+  | 'RAFT_SESSION_EXPIRED'
+  | 'RAFT_UNAVAILABLE'
+  | 'RAFT_SERVER_ERROR'
   // Raised by the storage layer; listed here so that every code of the project is in one place.
   | 'RAFT_STORAGE_CORRUPT'
   | 'RAFT_STORAGE_FAILED'
