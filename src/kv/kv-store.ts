@@ -6,13 +6,7 @@
  * `sessions.ts`); a retry gets the first result back, index included.
  */
 import type { StateMachine } from '../node/index.js';
-import {
-  decodeKvCommand,
-  type KvCommand,
-  type KvResult,
-  type KvWrite,
-  type SessionRef,
-} from './commands.js';
+import { decodeKvCommand, type KvResult, type KvWrite, type SessionRef } from './commands.js';
 import { type SessionOptions, type SessionSnapshot, SessionTable } from './sessions.js';
 
 export interface KvEntry {

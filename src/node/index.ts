@@ -2,6 +2,9 @@
  * @module
  * A running Raft node: the core driven by a clock, a storage and a transport.
  */
+
+export type { FlushReport } from '../storage/index.js';
+export { formatAddress, type HostPort, parseAddress } from '../transport/index.js';
 export type { Clock, Timer } from './clock.js';
 export { type Command, decodeCommand, describeCommand } from './command.js';
 export { AbortedError, InvalidCommandError, NodeStoppedError, TimeoutError } from './errors.js';

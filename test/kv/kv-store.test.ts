@@ -212,7 +212,8 @@ test('property: with retries duplicated and reordered, each request applies exac
       const queue: { command: KvCommand; id: number }[] = [];
       requests.forEach((r, id) => {
         const client = clients[r.client] as number;
-        const seq = nextSeq[r.client]++ as number;
+        const seq = nextSeq[r.client] as number;
+        nextSeq[r.client] = seq + 1;
         const session = { client, seq, ack: 1 };
         const command: KvCommand =
           r.op === 'put'

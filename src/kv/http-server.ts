@@ -1,0 +1,319 @@
+/**
+ * @module
+ * The HTTP API of DESIGN.md, served by every node. Writes and linearizable reads go through
+ * the node, which forwards a follower's proposals to the leader and serves its reads by
+ * ReadIndex, so any node answers any request. Status codes say what a client may do next:
+ *
+ *   400 / 404 / 405 / 413  the request is wrong; do not retry it as is
+ *   409  the client's session expired (see `sessions.ts`)
+ *   503  no leader (nothing was proposed), or the write was certainly not applied: retry
+ *   504  the write's outcome is unknown: retry with the same session and sequence number
+ *   500  a bug; logged
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { NotLeaderError, OverloadedError, ProposalDroppedError, RaftError } from '../core/index.js';
+import {
+  formatAddress,
+  NodeStoppedError,
+  parseAddress,
+  type RaftNode,
+  TimeoutError,
+} from '../node/index.js';
+import { encodeKvCommand, type KvCommand, type KvResult } from './commands.js';
+import { BadRequestError } from './errors.js';
+import type { KvStore } from './kv-store.js';
+import type { KvMetrics, RequestOp } from './metrics.js';
+import {
+  casBody,
+  defaultLimits,
+  type KvLimits,
+  parseBody,
+  parseRoute,
+  parseSession,
+  putBody,
+  type Route,
+} from './requests.js';
+
+export interface KvServerLogger {
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface KvServerOptions {
+  readonly node: RaftNode<KvStore>;
+  /** `host:port`; port 0 picks a free one (see `address`). */
+  readonly listen: string;
+  readonly limits?: Partial<KvLimits>;
+  /** How long a write or linearizable read may take before 504. Default 5 000 ms. */
+  readonly requestTimeoutMs?: number;
+  /** How long to wait for a leader before 503. Default 2 000 ms. */
+  readonly leaderWaitMs?: number;
+  readonly metrics?: KvMetrics;
+  readonly logger?: KvServerLogger;
+  /** Wall-clock milliseconds stamped on commands, for session expiry. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** Thrown inside a handler to answer with `status` (after it was logged or counted). */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+}
+
+const RETRY = { 'retry-after': '1' };
+
+export class KvHttpServer {
+  readonly #options: KvServerOptions;
+  readonly #node: RaftNode<KvStore>;
+  readonly #limits: KvLimits;
+  readonly #timeoutMs: number;
+  readonly #leaderWaitMs: number;
+  readonly #now: () => number;
+  readonly #server: http.Server;
+
+  private constructor(options: KvServerOptions) {
+    this.#options = options;
+    this.#node = options.node;
+    this.#limits = { ...defaultLimits, ...options.limits };
+    this.#timeoutMs = options.requestTimeoutMs ?? 5000;
+    this.#leaderWaitMs = options.leaderWaitMs ?? 2000;
+    this.#now = options.now ?? Date.now;
+    this.#server = http.createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+      void this.#serve(req, res);
+    });
+  }
+
+  static async start(options: KvServerOptions): Promise<KvHttpServer> {
+    const { host, port } = parseAddress(options.listen);
+    const server = new KvHttpServer(options);
+    await new Promise<void>((resolve, reject) => {
+      server.#server.once('error', reject);
+      server.#server.listen(port, host, () => {
+        server.#server.off('error', reject);
+        resolve();
+      });
+    });
+    return server;
+  }
+
+  /** Where the server listens, `host:port`. */
+  get address(): string {
+    const a = this.#server.address() as AddressInfo;
+    return formatAddress({ host: a.address, port: a.port });
+  }
+
+  get url(): string {
+    return `http://${this.address}`;
+  }
+
+  /** Stops listening and closes every connection, idle or not. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  async #serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = performance.now();
+    let op: RequestOp | 'metrics' | 'invalid' = 'invalid';
+    let reply: Reply;
+    try {
+      const route = parseRoute(req.method ?? '', req.url ?? '/', this.#limits);
+      op = route.op;
+      reply = await this.#dispatch(route, req);
+    } catch (e) {
+      reply = this.#failure(e, op, req);
+    }
+    if (op !== 'metrics' && op !== 'invalid') {
+      this.#options.metrics?.request(op, reply.status, (performance.now() - started) / 1000);
+    }
+    send(res, reply);
+  }
+
+  async #dispatch(route: Route, req: http.IncomingMessage): Promise<Reply> {
+    switch (route.op) {
+      case 'status':
+        return { status: 200, body: this.#node.status() };
+      case 'metrics':
+        return this.#metrics();
+      case 'get':
+        return this.#get(route.key, route.stale);
+      case 'register': {
+        const result = await this.#propose({ op: 'register', at: this.#now() });
+        return { status: 200, body: result };
+      }
+      case 'put': {
+        const session = parseSession(req.headers);
+        const { value } = parseBody(await this.#body(req), putBody, this.#limits);
+        return this.#write({
+          op: 'put',
+          key: route.key,
+          value,
+          at: this.#now(),
+          ...(session && { session }),
+        });
+      }
+      case 'delete': {
+        const session = parseSession(req.headers);
+        return this.#write({
+          op: 'del',
+          key: route.key,
+          at: this.#now(),
+          ...(session && { session }),
+        });
+      }
+      case 'cas': {
+        const session = parseSession(req.headers);
+        const { expected, value } = parseBody(await this.#body(req), casBody, this.#limits);
+        return this.#write({
+          op: 'cas',
+          key: route.key,
+          expected,
+          value,
+          at: this.#now(),
+          ...(session && { session }),
+        });
+      }
+    }
+  }
+
+  async #metrics(): Promise<Reply> {
+    const metrics = this.#options.metrics;
+    if (metrics === undefined) throw new BadRequestError('metrics are not enabled', 404);
+    return {
+      status: 200,
+      body: await metrics.text(),
+      headers: { 'content-type': metrics.contentType },
+    };
+  }
+
+  async #get(key: string, stale: boolean): Promise<Reply> {
+    const read = (store: KvStore) => store.get(key);
+    let entry: ReturnType<typeof read>;
+    if (stale) {
+      entry = await this.#node.read(read, { stale: true });
+    } else {
+      await this.#leaderKnown();
+      entry = await this.#node.read(read, { timeoutMs: this.#timeoutMs });
+    }
+    if (entry === undefined) {
+      return { status: 404, body: { error: `key not found: ${key}`, code: 'not-found' } };
+    }
+    return { status: 200, body: { key, value: entry.value, index: entry.index } };
+  }
+
+  async #write(command: KvCommand): Promise<Reply> {
+    const result = await this.#propose(command);
+    if ('rejected' in result) {
+      const message =
+        result.rejected === 'session-expired'
+          ? 'client session expired or unknown: register a new one'
+          : 'request number below the acknowledged one: it was not applied';
+      return { status: 409, body: { error: message, code: result.rejected } };
+    }
+    return { status: 200, body: result };
+  }
+
+  async #propose(command: KvCommand): Promise<KvResult> {
+    await this.#leaderKnown();
+    return (await this.#node.propose(encodeKvCommand(command), {
+      timeoutMs: this.#timeoutMs,
+    })) as KvResult;
+  }
+
+  /** Waits a little for a leader: during an election a client waits instead of retrying. */
+  async #leaderKnown(): Promise<void> {
+    if (this.#node.leader !== null) return;
+    try {
+      await this.#node.waitUntilLeader(undefined, { timeoutMs: this.#leaderWaitMs });
+    } catch (e) {
+      if (e instanceof TimeoutError) {
+        throw new HttpError(503, 'no-leader', 'no leader is known; retry later', RETRY);
+      }
+      throw e;
+    }
+  }
+
+  /** Reads the body, refusing (413) one over the limit without holding more of it. */
+  #body(req: http.IncomingMessage): Promise<string> {
+    const max = this.#limits.maxBodyBytes;
+    const declared = Number(req.headers['content-length']);
+    if (declared > max) return Promise.reject(tooLarge(declared, max));
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > max) {
+          req.removeAllListeners('data');
+          req.pause();
+          reject(tooLarge(size, max));
+        } else {
+          chunks.push(chunk);
+        }
+      });
+      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      req.on('error', reject);
+    });
+  }
+
+  #failure(e: unknown, op: string, req: http.IncomingMessage): Reply {
+    const error = e instanceof Error ? e : new Error(String(e));
+    const reply = (status: number, code: string, headers: Record<string, string> = {}) => ({
+      status,
+      body: { error: error.message, code },
+      headers,
+    });
+    if (error instanceof HttpError) return reply(error.status, error.code, error.headers);
+    if (error instanceof BadRequestError) {
+      // A body left unread would be taken as the next request: close the connection instead.
+      return reply(
+        error.status,
+        'bad-request',
+        error.status === 413 ? { connection: 'close' } : {},
+      );
+    }
+    if (error instanceof TimeoutError) return reply(504, 'timeout');
+    if (error instanceof NotLeaderError || error instanceof NodeStoppedError) {
+      return reply(503, 'unavailable', RETRY);
+    }
+    if (error instanceof OverloadedError) return reply(503, 'overloaded', RETRY);
+    if (error instanceof ProposalDroppedError) {
+      if (error.reason === 'too-large') return reply(413, 'too-large', { connection: 'close' });
+      return reply(503, error.reason, RETRY);
+    }
+    this.#options.logger?.error(
+      { err: error, op, url: req.url, code: error instanceof RaftError ? error.code : undefined },
+      'request failed',
+    );
+    return reply(500, 'internal');
+  }
+}
+
+function tooLarge(size: number, max: number): BadRequestError {
+  return new BadRequestError(`the body is ${size} bytes or more; the limit is ${max}`, 413);
+}
+
+function send(res: http.ServerResponse, reply: Reply): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+  res.writeHead(reply.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...reply.headers,
+  });
+  res.end(text);
+}

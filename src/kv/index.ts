@@ -1,0 +1,26 @@
+/**
+ * @module
+ * The key-value server: state machine, sessions, HTTP API, metrics, logs, and its client.
+ */
+
+export {
+  type CallOptions,
+  type GetResult,
+  RaftkitClient,
+  type RaftkitClientOptions,
+} from './client.js';
+export {
+  decodeKvCommand,
+  encodeKvCommand,
+  type KvCommand,
+  type KvResult,
+  type SessionRef,
+} from './commands.js';
+export { BadRequestError, ServerError, SessionExpiredError, UnavailableError } from './errors.js';
+export { KvHttpServer, type KvServerOptions } from './http-server.js';
+export { type KvNode, type KvNodeOptions, startKvNode } from './kv-node.js';
+export { type KvEntry, type KvSnapshot, KvStore } from './kv-store.js';
+export { createLogger, type LogFormat, type LoggerOptions, type LogLevel } from './logger.js';
+export { KvMetrics } from './metrics.js';
+export { defaultLimits, type KvLimits } from './requests.js';
+export { type SessionOptions, SessionTable } from './sessions.js';

@@ -1,0 +1,209 @@
+/**
+ * @module
+ * What an HTTP request to the key-value API may be, checked before anything is proposed:
+ * the route, the key, the query parameters, the session headers and the JSON body (with zod).
+ * Anything else is a `BadRequestError` whose message says what is wrong.
+ */
+import { z } from 'zod';
+import type { SessionRef } from './commands.js';
+import { BadRequestError } from './errors.js';
+
+export interface KvLimits {
+  /** Longest key, in UTF-8 bytes. Default 1 KiB. */
+  readonly maxKeyBytes: number;
+  /** Longest value, in UTF-8 bytes. Default 1 MiB. */
+  readonly maxValueBytes: number;
+  /** Largest request body, in bytes (JSON escapes can make it larger than the value). */
+  readonly maxBodyBytes: number;
+}
+
+export const defaultLimits: KvLimits = {
+  maxKeyBytes: 1024,
+  maxValueBytes: 1024 * 1024,
+  maxBodyBytes: 8 * 1024 * 1024,
+};
+
+export type Route =
+  | { readonly op: 'get'; readonly key: string; readonly stale: boolean }
+  | { readonly op: 'put'; readonly key: string }
+  | { readonly op: 'delete'; readonly key: string }
+  | { readonly op: 'cas'; readonly key: string }
+  | { readonly op: 'register' }
+  | { readonly op: 'status' }
+  | { readonly op: 'metrics' };
+
+const methodsOf: Record<string, readonly string[]> = {
+  kv: ['GET', 'PUT', 'DELETE'],
+  cas: ['POST'],
+  register: ['POST'],
+  status: ['GET'],
+  metrics: ['GET'],
+};
+
+function methodNotAllowed(kind: string, method: string): BadRequestError {
+  return new BadRequestError(
+    `${method} is not allowed here; use ${(methodsOf[kind] ?? []).join(' or ')}`,
+    405,
+  );
+}
+
+/** The route of `method` and `url` (path and query as sent), with its key and parameters. */
+export function parseRoute(method: string, url: string, limits: KvLimits): Route {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const params = parseQuery(q < 0 ? '' : url.slice(q + 1));
+  const parts = path.split('/');
+  if (parts[0] !== '' || parts[1] !== 'v1') {
+    if (path === '/metrics') return only(method, 'metrics', params, { op: 'metrics' });
+    throw new BadRequestError(`no such route: ${path}`, 404);
+  }
+  if (parts.length === 3 && parts[2] === 'status') {
+    return only(method, 'status', params, { op: 'status' });
+  }
+  if (parts.length === 3 && parts[2] === 'sessions') {
+    return only(method, 'register', params, { op: 'register' });
+  }
+  if (parts[2] !== 'kv' || parts.length < 4 || parts.length > 5) {
+    throw new BadRequestError(`no such route: ${path}`, 404);
+  }
+  if (parts.length === 5 && parts[4] !== 'cas') {
+    throw new BadRequestError(
+      `no such route: ${path} (a key is one path segment: write / in a key as %2F)`,
+      404,
+    );
+  }
+  const key = parseKey(parts[3] as string, limits);
+  if (parts.length === 5) return only(method, 'cas', params, { op: 'cas', key });
+  if (method === 'GET') {
+    const stale = params.get('stale');
+    params.delete('stale');
+    noOthers(params);
+    if (stale !== undefined && stale !== 'true' && stale !== 'false') {
+      throw new BadRequestError(`stale must be true or false, not ${JSON.stringify(stale)}`);
+    }
+    return { op: 'get', key, stale: stale === 'true' };
+  }
+  if (method === 'PUT') return only(method, 'kv', params, { op: 'put', key });
+  if (method === 'DELETE') return only(method, 'kv', params, { op: 'delete', key });
+  throw methodNotAllowed('kv', method);
+}
+
+function only<R extends Route>(
+  method: string,
+  kind: string,
+  params: Map<string, string>,
+  route: R,
+): R {
+  if (!(methodsOf[kind] ?? []).includes(method)) throw methodNotAllowed(kind, method);
+  noOthers(params);
+  return route;
+}
+
+function noOthers(params: Map<string, string>): void {
+  const [name] = params.keys();
+  if (name !== undefined) throw new BadRequestError(`unknown parameter ${JSON.stringify(name)}`);
+}
+
+function parseQuery(query: string): Map<string, string> {
+  const params = new Map<string, string>();
+  if (query === '') return params;
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    const name = decodeComponent(eq < 0 ? pair : pair.slice(0, eq), 'parameter name');
+    const value = eq < 0 ? '' : decodeComponent(pair.slice(eq + 1), 'parameter value');
+    if (params.has(name))
+      throw new BadRequestError(`parameter ${JSON.stringify(name)} given twice`);
+    params.set(name, value);
+  }
+  return params;
+}
+
+function decodeComponent(raw: string, what: string): string {
+  try {
+    return decodeURIComponent(raw.replaceAll('+', ' '));
+  } catch {
+    throw new BadRequestError(`${what} is not valid percent-encoded UTF-8`);
+  }
+}
+
+function parseKey(raw: string, limits: KvLimits): string {
+  let key: string;
+  try {
+    key = decodeURIComponent(raw);
+  } catch {
+    throw new BadRequestError('the key is not valid percent-encoded UTF-8');
+  }
+  if (key === '') throw new BadRequestError('the key is empty');
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > limits.maxKeyBytes) {
+    throw new BadRequestError(`the key is ${bytes} bytes; the limit is ${limits.maxKeyBytes}`);
+  }
+  return key;
+}
+
+const sessionHeader = z
+  .string()
+  .regex(/^[1-9][0-9]{0,15}$/, 'a positive integer')
+  .transform(Number);
+
+/**
+ * The session of a write, from `raftkit-client`, `raftkit-seq` and `raftkit-ack`: all three
+ * or none (a write without a session is applied as often as it is sent).
+ */
+export function parseSession(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): SessionRef | undefined {
+  const names = ['raftkit-client', 'raftkit-seq', 'raftkit-ack'] as const;
+  const given = names.filter((n) => headers[n] !== undefined);
+  if (given.length === 0) return undefined;
+  if (given.length !== 3) {
+    throw new BadRequestError(`session headers come together: ${names.join(', ')}`);
+  }
+  const [client, seq, ack] = names.map((n) => {
+    const parsed = sessionHeader.safeParse(headers[n]);
+    if (!parsed.success || !Number.isSafeInteger(parsed.data)) {
+      throw new BadRequestError(`${n} must be one positive integer`);
+    }
+    return parsed.data;
+  }) as [number, number, number];
+  if (ack > seq) throw new BadRequestError('raftkit-ack cannot be above raftkit-seq');
+  return { client, seq, ack };
+}
+
+export const putBody = z.strictObject({ value: z.string() });
+export const casBody = z.strictObject({
+  expected: z.string().nullable(),
+  value: z.string().nullable(),
+});
+
+/** `text` parsed as JSON and checked against `schema`, values within the size limit. */
+export function parseBody<T extends z.ZodType>(
+  text: string,
+  schema: T,
+  limits: KvLimits,
+): z.infer<T> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new BadRequestError('the body is not JSON');
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) =>
+      i.path.length === 0 ? i.message : `${i.path.join('.')}: ${i.message}`,
+    );
+    throw new BadRequestError(`invalid body: ${problems.join('; ')}`);
+  }
+  for (const [field, v] of Object.entries(parsed.data as Record<string, unknown>)) {
+    if (typeof v !== 'string') continue;
+    const bytes = Buffer.byteLength(v, 'utf8');
+    if (bytes > limits.maxValueBytes) {
+      throw new BadRequestError(
+        `${field} is ${bytes} bytes; the limit is ${limits.maxValueBytes}`,
+        413,
+      );
+    }
+  }
+  return parsed.data;
+}
