@@ -75,6 +75,11 @@ export class RaftkitClient {
     this.#agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 256 });
   }
 
+  /** The endpoint requests go to first: the leader's, once found. */
+  get endpoint(): string {
+    return (this.endpoints[this.#preferred] as URL).origin;
+  }
+
   /** Closes kept-alive connections. */
   close(): void {
     this.#agent.destroy();
@@ -123,8 +128,9 @@ export class RaftkitClient {
 
   /** The status of the leader (or, with none, of the first node that answers). */
   async status(options: CallOptions = {}): Promise<NodeStatus> {
-    await this.#discover();
-    const r = await this.#call({ method: 'GET', path: '/v1/status' }, this.#deadline(options));
+    const deadline = this.#deadline(options);
+    await this.#discover(deadline);
+    const r = await this.#call({ method: 'GET', path: '/v1/status' }, deadline);
     return r.body as unknown as NodeStatus;
   }
 
@@ -176,22 +182,25 @@ export class RaftkitClient {
 
   /** Sends `attempt` until it is answered or the deadline passes, moving between endpoints. */
   async #call(attempt: Attempt, deadline: number): Promise<Response> {
-    if (!this.#leaderFound) await this.#discover();
+    if (!this.#leaderFound) await this.#discover(deadline);
     const started = performance.now();
     let last = 'nothing tried';
-    let reached = false;
+    // Whether some attempt may have been applied; a 503 says it was not, and neither was a
+    // request whose connection was refused.
+    let maybeApplied = false;
     for (let tries = 0; ; tries++) {
       const remaining = deadline - performance.now();
-      if (remaining <= 0) break;
+      // An attempt with next to no time left could only time out, hiding the real last error.
+      if (remaining < 10 && tries > 0) break;
       const endpoint = this.endpoints[this.#preferred] as URL;
       let pause = Math.min(1000, 25 * 2 ** Math.min(tries, 6));
       try {
         const r = await this.#send(endpoint, attempt, Math.min(this.#attemptTimeoutMs, remaining));
-        reached = true;
         if (r.status === 200 || attempt.accept?.includes(r.status)) return r;
         const message = `${r.status} from ${endpoint.host}: ${String(r.body.error)}`;
         if (r.status === 503 || r.status === 504) {
           last = message;
+          if (r.status === 504 || r.body.code === 'unavailable') maybeApplied = true;
           pause = Math.max(pause, Math.min(r.retryAfterMs ?? 0, 1000));
         } else if (r.status >= 500) {
           throw new ServerError(message, r.status);
@@ -201,14 +210,14 @@ export class RaftkitClient {
       } catch (e) {
         if (e instanceof BadRequestError || e instanceof ServerError) throw e;
         const code = (e as NodeJS.ErrnoException).code ?? '';
-        if (!NOT_SENT.has(code)) reached = true;
+        if (!NOT_SENT.has(code)) maybeApplied = true;
         last = `${endpoint.host}: ${(e as Error).message}`;
       }
       this.#next();
       await sleep(Math.min(pause, Math.max(0, deadline - performance.now())));
     }
     const ms = Math.round(performance.now() - started);
-    if (attempt.headers !== undefined && reached) {
+    if (attempt.headers !== undefined && maybeApplied) {
       throw new TimeoutError(
         `${attempt.method} ${attempt.path} (outcome unknown; last: ${last})`,
         ms,
@@ -224,11 +233,13 @@ export class RaftkitClient {
   }
 
   /** Asks every endpoint for its status and prefers the one that is leader. */
-  #discover(): Promise<void> {
+  #discover(deadline: number): Promise<void> {
+    // Half the time left at most, so that the call itself keeps time to be tried.
+    const wait = Math.max(1, Math.min(1000, (deadline - performance.now()) / 2));
     this.#discovery ??= (async () => {
       const statuses = await Promise.all(
         this.endpoints.map((e) =>
-          this.#send(e, { method: 'GET', path: '/v1/status' }, 1000).catch(() => null),
+          this.#send(e, { method: 'GET', path: '/v1/status' }, wait).catch(() => null),
         ),
       );
       const leader = statuses.findIndex((s) => s?.status === 200 && s.body.role === 'leader');
