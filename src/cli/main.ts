@@ -6,10 +6,12 @@
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { RaftError } from '../core/index.js';
 import { describeCommand } from '../node/index.js';
 import { inspectDataDir } from '../storage/index.js';
-import { replayObjects } from './replay-objects.js';
+import { clientCommands } from './client-commands.js';
+import { clusterCommand } from './cluster-command.js';
+import { nodeCommand } from './node-command.js';
+import { replayKv, replayObjects } from './replay.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -33,13 +35,26 @@ function logIndex(value: string): number {
   return n;
 }
 
-export function buildProgram(output: Output = processOutput): Command {
+export function buildProgram(
+  output: Output = processOutput,
+  setExit: (code: number) => void = () => {},
+): Command {
   const program = new Command('raftkit')
     .description('Raft consensus library and replicated key-value server for Node.js')
     .version(version, '-v, --version', 'print the version')
     .configureOutput({ writeOut: output.out, writeErr: output.err })
     .showHelpAfterError('(run raftkit --help for usage)')
     .exitOverride();
+  for (const command of [
+    nodeCommand(output),
+    clusterCommand(output),
+    ...clientCommands(output, setExit),
+  ]) {
+    // A wrong flag prints the one-line error, then this command's usage.
+    command.copyInheritedSettings(program);
+    command.showHelpAfterError(true);
+    program.addCommand(command);
+  }
   program
     .command('inspect')
     .description("print a node's hard state and log (its data directory) as JSON")
@@ -50,7 +65,13 @@ export function buildProgram(output: Output = processOutput): Command {
     .action(async (dir: string, options: { from?: number; to?: number; objects?: boolean }) => {
       const { objects, ...range } = options;
       const report = await inspectDataDir(dir, { ...range, describe: describeCommand });
-      if (objects === true) report.stateMachine = await replayObjects(dir);
+      if (objects === true) {
+        report.stateMachine = await replayObjects(dir);
+      } else {
+        // A key-value node's store, when every committed command is a key-value command.
+        const kv = await replayKv(dir);
+        if (kv.applied > 0 && kv.refused === 0) report.stateMachine = kv;
+      }
       output.out(`${JSON.stringify(report, null, 2)}\n`);
     })
     .exitOverride();
@@ -61,20 +82,23 @@ export async function main(
   argv: readonly string[],
   output: Output = processOutput,
 ): Promise<number> {
-  const program = buildProgram(output);
+  let exit = 0;
+  const program = buildProgram(output, (code) => {
+    exit = code;
+  });
   if (argv.length === 0) {
     program.outputHelp();
     return 0;
   }
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return exit;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof RaftError) {
-      output.err(`raftkit: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
+    // Whatever the user can cause (a busy port, a locked or damaged directory, an unreachable
+    // cluster) is one line; RAFTKIT_DEBUG=1 shows the stack.
+    if (process.env.RAFTKIT_DEBUG === '1' || !(err instanceof Error)) throw err;
+    output.err(`raftkit: ${err.message}\n`);
+    return 1;
   }
 }

@@ -20,7 +20,14 @@ export { BadRequestError, ServerError, SessionExpiredError, UnavailableError } f
 export { KvHttpServer, type KvServerOptions } from './http-server.js';
 export { type KvNode, type KvNodeOptions, startKvNode } from './kv-node.js';
 export { type KvEntry, type KvSnapshot, KvStore } from './kv-store.js';
-export { createLogger, type LogFormat, type LoggerOptions, type LogLevel } from './logger.js';
+export {
+  createLogger,
+  type LogFormat,
+  type LoggerOptions,
+  type LogLevel,
+  logFormats,
+  logLevels,
+} from './logger.js';
 export { KvMetrics } from './metrics.js';
 export { defaultLimits, type KvLimits } from './requests.js';
 export { type SessionOptions, SessionTable } from './sessions.js';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { replayObjects } from '../../src/cli/replay-objects.js';
+import { replayObjects } from '../../src/cli/replay.js';
 import { describeCommand } from '../../src/node/index.js';
 import { inspectDataDir } from '../../src/storage/index.js';
 import { eventually, freePorts } from '../support/ports.js';

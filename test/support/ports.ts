@@ -49,3 +49,28 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** `count` consecutive free loopback TCP ports (for programs that take a base port). */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const servers: net.Server[] = [];
+    try {
+      for (let p = base; p < base + count; p++) {
+        servers.push(
+          await new Promise<net.Server>((resolve, reject) => {
+            const s = net.createServer();
+            s.once('error', reject);
+            s.listen(p, '127.0.0.1', () => resolve(s));
+          }),
+        );
+      }
+      return base;
+    } catch {
+      // Taken: try another range.
+    } finally {
+      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    }
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}

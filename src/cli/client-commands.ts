@@ -1,0 +1,126 @@
+/**
+ * @module
+ * `raftkit put | get | del | cas | status`: one request through `RaftkitClient`, its answer
+ * printed as one JSON line. The endpoints default to `raftkit cluster`'s, so no flag is needed
+ * against a default local cluster.
+ */
+import { Command, Option } from 'commander';
+import { RaftkitClient } from '../kv/index.js';
+import { defaultEndpoints } from './cluster-command.js';
+import type { Output } from './main.js';
+import { positiveInteger } from './parse.js';
+
+interface ClientFlags {
+  endpoints: string[];
+  timeoutMs: number;
+}
+
+/** Exit status of `cas` when the comparison failed (the request itself succeeded). */
+export const CAS_FAILED_EXIT = 2;
+
+/** Exit status of `get` when the key is absent. */
+export const NOT_FOUND_EXIT = 3;
+
+function endpointList(value: string): string[] {
+  return value
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+}
+
+function withClient(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--endpoints <url,...>', 'nodes to talk to')
+        .argParser(endpointList)
+        .default(defaultEndpoints, defaultEndpoints.join(',')),
+    )
+    .option(
+      '--timeout-ms <ms>',
+      'give up after this long, retries included',
+      positiveInteger,
+      10_000,
+    );
+}
+
+async function using<T>(flags: ClientFlags, fn: (client: RaftkitClient) => Promise<T>): Promise<T> {
+  const client = new RaftkitClient({ endpoints: flags.endpoints, timeoutMs: flags.timeoutMs });
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+export function clientCommands(output: Output, setExit: (code: number) => void): Command[] {
+  const print = (value: unknown) => output.out(`${JSON.stringify(value)}\n`);
+  return [
+    withClient(new Command('put'))
+      .description('set KEY to VALUE; prints {"index"}')
+      .argument('<key>')
+      .argument('<value>')
+      .action((key: string, value: string, flags: ClientFlags) =>
+        using(flags, async (c) => print(await c.put(key, value))),
+      ),
+    withClient(new Command('get'))
+      .description(`print {"key","value","index"} of KEY (exit ${NOT_FOUND_EXIT} if absent)`)
+      .argument('<key>')
+      .option('--stale', 'read the local copy of whichever node answers (may be behind)')
+      .action((key: string, flags: ClientFlags & { stale?: boolean }) =>
+        using(flags, async (c) => {
+          const found = await c.get(key, { stale: flags.stale === true });
+          if (found === null) {
+            output.err(`raftkit: key not found: ${key}\n`);
+            setExit(NOT_FOUND_EXIT);
+          } else {
+            print(found);
+          }
+        }),
+      ),
+    withClient(new Command('del'))
+      .description('delete KEY; prints {"index","deleted"}')
+      .argument('<key>')
+      .action((key: string, flags: ClientFlags) =>
+        using(flags, async (c) => print(await c.delete(key))),
+      ),
+    withClient(new Command('cas'))
+      .description(
+        `set KEY to VALUE if it holds EXPECTED; prints {"succeeded","index"} (exit ${CAS_FAILED_EXIT} if not)`,
+      )
+      .argument('<key>')
+      .argument('[expected]', 'the value KEY must hold (omit with --absent)')
+      .argument('[value]', 'the new value (omit with --delete)')
+      .option('--absent', 'KEY must be absent (then the arguments are KEY VALUE)')
+      .option('--delete', 'delete KEY instead of setting it (then the arguments are KEY EXPECTED)')
+      .action(
+        (
+          key: string,
+          first: string | undefined,
+          second: string | undefined,
+          flags: ClientFlags & { absent?: boolean; delete?: boolean },
+          command: Command,
+        ) => {
+          const absent = flags.absent === true;
+          const del = flags.delete === true;
+          const given = [first, second].filter((a) => a !== undefined).length;
+          const needed = 2 - (absent ? 1 : 0) - (del ? 1 : 0);
+          if (given !== needed) {
+            command.error(
+              `error: cas needs ${needed === 2 ? 'KEY EXPECTED VALUE' : needed === 1 ? (absent ? 'KEY VALUE with --absent' : 'KEY EXPECTED with --delete') : 'only KEY with --absent --delete'}`,
+              { exitCode: 1 },
+            );
+          }
+          const expected = absent ? null : (first as string);
+          const value = del ? null : ((absent ? first : second) as string);
+          return using(flags, async (c) => {
+            const result = await c.cas(key, expected, value);
+            print(result);
+            if (!result.succeeded) setExit(CAS_FAILED_EXIT);
+          });
+        },
+      ),
+    withClient(new Command('status'))
+      .description("print the leader's status (or, with none, a node's)")
+      .action((flags: ClientFlags) => using(flags, async (c) => print(await c.status()))),
+  ];
+}

@@ -1,0 +1,144 @@
+/**
+ * @module
+ * `raftkit cluster`: a local cluster in the foreground, every node a `raftkit node` process.
+ * Their logs are echoed prefixed by node; a line containing `ready` is printed once every node
+ * knows the same leader; Ctrl-C (or SIGTERM) stops them all and waits for them.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import type { Output } from './main.js';
+import { port, positiveInteger } from './parse.js';
+
+export const DEFAULT_BASE_PORT = 8000;
+export const DEFAULT_HTTP_OFFSET = 1000;
+export const defaultEndpoints = [0, 1, 2].map(
+  (i) => `http://127.0.0.1:${DEFAULT_BASE_PORT + DEFAULT_HTTP_OFFSET + i}`,
+);
+
+interface ClusterFlags {
+  nodes: number;
+  basePort: number;
+  httpBasePort?: number;
+  data: string;
+  host: string;
+  logLevel?: string;
+  electionMs?: number;
+  heartbeatMs?: number;
+}
+
+const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/raftkit.js');
+
+export function clusterCommand(output: Output): Command {
+  return new Command('cluster')
+    .description('run a local cluster in the foreground, each node in its own process')
+    .option('--nodes <n>', 'how many nodes', positiveInteger, 3)
+    .option(
+      '--base-port <port>',
+      'raft port of the first node (the next ones follow)',
+      port,
+      DEFAULT_BASE_PORT,
+    )
+    .option(
+      '--http-base-port <port>',
+      'HTTP port of the first node (default: base port + 1000)',
+      port,
+    )
+    .option('--data <dir>', "directory for the nodes' data (one subdirectory each)", 'raftkit-data')
+    .option('--host <host>', 'loopback address the nodes bind', '127.0.0.1')
+    .option('--heartbeat-ms <ms>', 'passed to every node', positiveInteger)
+    .option('--election-ms <ms>', 'passed to every node', positiveInteger)
+    .option('--log-level <level>', 'passed to every node')
+    .action((flags: ClusterFlags) => runCluster(flags, output));
+}
+
+async function runCluster(flags: ClusterFlags, output: Output): Promise<void> {
+  const httpBase = flags.httpBasePort ?? flags.basePort + DEFAULT_HTTP_OFFSET;
+  const ids = Array.from({ length: flags.nodes }, (_, i) => i);
+  const raft = ids.map((i) => `${flags.host}:${flags.basePort + i}`);
+  const http = ids.map((i) => `${flags.host}:${httpBase + i}`);
+  const pass = (name: string, value: unknown) => (value === undefined ? [] : [name, String(value)]);
+  const format = process.stdout.isTTY ? 'pretty' : 'json';
+  const children: ChildProcess[] = ids.map((i) => {
+    const dir = join(flags.data, `node${i + 1}`);
+    output.out(`node${i + 1}: raft ${raft[i]}  http://${http[i]}  data ${dir}\n`);
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        'node',
+        ...['--listen', raft[i] as string, '--peers', raft.join(','), '--data', dir],
+        ...['--http', http[i] as string, '--log-format', format],
+        ...pass('--log-level', flags.logLevel),
+        ...pass('--heartbeat-ms', flags.heartbeatMs),
+        ...pass('--election-ms', flags.electionMs),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream === null) continue;
+      createInterface({ input: stream }).on('line', (line) =>
+        output.out(`node${i + 1} | ${line}\n`),
+      );
+    }
+    return child;
+  });
+
+  let stopping = false;
+  let ready = false;
+  const exited = children.map(
+    (c) => new Promise<number | null>((r) => c.once('exit', (code) => r(code))),
+  );
+  const stopAll = () => {
+    if (stopping) return;
+    stopping = true;
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    // A node that does not stop in 10 s is killed.
+    setTimeout(() => {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }, 10_000).unref();
+  };
+  const onSignal = () => stopAll();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let failure: string | null = null;
+  children.forEach((c, i) => {
+    c.once('exit', (code, signal) => {
+      if (stopping) return;
+      output.out(`node${i + 1} exited (${signal ?? `code ${code}`})\n`);
+      if (!ready) {
+        failure = `node${i + 1} exited before the cluster was ready`;
+        stopAll();
+      }
+    });
+  });
+
+  // Ready once every node reports the same leader.
+  const poll = setInterval(async () => {
+    if (ready || stopping) return;
+    const statuses = await Promise.all(
+      http.map((a) =>
+        fetch(`http://${a}/v1/status`, { signal: AbortSignal.timeout(500) })
+          .then((r) => r.json() as Promise<{ leader: string | null }>)
+          .catch(() => null),
+      ),
+    );
+    const leaders = new Set(statuses.map((s) => s?.leader ?? null));
+    const [leader] = leaders;
+    if (ready || stopping || leaders.size !== 1 || leader == null) return;
+    ready = true;
+    clearInterval(poll);
+    output.out(
+      `ready: ${flags.nodes} nodes, leader ${leader} (try: npx raftkit put a 1 && npx raftkit get a)\n`,
+    );
+  }, 100);
+
+  await Promise.all(exited);
+  clearInterval(poll);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (failure !== null) throw new Error(failure);
+  output.out('all nodes stopped\n');
+}

@@ -1,0 +1,146 @@
+/**
+ * @module
+ * `raftkit node`: one key-value node in the foreground, until SIGINT or SIGTERM (a clean
+ * stop, exit 0) or a fatal error such as a failed disk (exit 1). Logs go to stderr; stdout
+ * gets one line once the node is up.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import {
+  createLogger,
+  type LogFormat,
+  type LogLevel,
+  logFormats,
+  logLevels,
+  startKvNode,
+} from '../kv/index.js';
+import { DEFAULT_ELECTION_MS, DEFAULT_HEARTBEAT_MS } from '../node/index.js';
+import type { Output } from './main.js';
+import { hostPort, hostPortList, oneOf, positiveInteger } from './parse.js';
+
+export interface NodeFlags {
+  listen: string;
+  peers: string[];
+  data: string;
+  id?: string;
+  http?: string;
+  transport: 'tcp' | 'udp';
+  heartbeatMs: number;
+  electionMs: number;
+  requestTimeoutMs: number;
+  clusterId?: string;
+  secretFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  logFormat?: LogFormat;
+  logLevel: LogLevel;
+}
+
+export function nodeCommand(output: Output): Command {
+  return new Command('node')
+    .description('run one key-value node in the foreground (Ctrl-C stops it cleanly)')
+    .requiredOption('--listen <host:port>', 'where this node listens for Raft peers', hostPort)
+    .requiredOption(
+      '--peers <host:port,...>',
+      'the other members (this node may be listed)',
+      hostPortList,
+    )
+    .requiredOption('--data <dir>', 'data directory (created if absent)')
+    .option('--id <id>', 'node id (default: the listen address)')
+    .option('--http <host:port>', 'serve the HTTP API here', hostPort)
+    .addOption(
+      new Option('--transport <kind>', 'raft transport').choices(['tcp', 'udp']).default('tcp'),
+    )
+    .option('--heartbeat-ms <ms>', 'heartbeat interval', positiveInteger, DEFAULT_HEARTBEAT_MS)
+    .option(
+      '--election-ms <ms>',
+      'election timeout (drawn from [ms, 2ms))',
+      positiveInteger,
+      DEFAULT_ELECTION_MS,
+    )
+    .option(
+      '--request-timeout-ms <ms>',
+      'HTTP write and read timeout (then 504)',
+      positiveInteger,
+      5000,
+    )
+    .option('--cluster-id <id>', 'refuse messages of other clusters')
+    .option('--secret-file <file>', 'shared secret: encrypt and authenticate every message')
+    .option('--tls-cert <file>', 'TLS certificate (with --tls-key and --tls-ca: mutual TLS)')
+    .option('--tls-key <file>', 'TLS private key')
+    .option('--tls-ca <file>', 'certificate authority of the members')
+    .option('--log-format <format>', 'json, or pretty (default on a terminal)', oneOf(logFormats))
+    .option('--log-level <level>', 'least severe level logged', oneOf(logLevels), 'info')
+    .action(async (flags: NodeFlags) => {
+      await runNode(flags, output);
+    });
+}
+
+async function runNode(flags: NodeFlags, output: Output): Promise<void> {
+  const id = flags.id ?? flags.listen;
+  const logger = createLogger({
+    level: flags.logLevel,
+    base: { node: id },
+    ...(flags.logFormat === undefined ? {} : { format: flags.logFormat }),
+  });
+  const tlsFiles = [flags.tlsCert, flags.tlsKey, flags.tlsCa];
+  if (tlsFiles.some((f) => f !== undefined) && tlsFiles.some((f) => f === undefined)) {
+    throw new Error('--tls-cert, --tls-key and --tls-ca come together');
+  }
+  const read = (file: string) => readFileSync(file, 'utf8');
+  const kv = await startKvNode({
+    address: flags.listen,
+    peers: flags.peers,
+    id,
+    dataDir: flags.data,
+    transport: flags.transport,
+    heartbeatMs: flags.heartbeatMs,
+    electionMs: flags.electionMs,
+    logger,
+    server: { requestTimeoutMs: flags.requestTimeoutMs },
+    ...(flags.http === undefined ? {} : { http: flags.http }),
+    ...(flags.clusterId === undefined ? {} : { clusterId: flags.clusterId }),
+    ...(flags.secretFile === undefined ? {} : { secret: read(flags.secretFile).trim() }),
+    ...(flags.tlsCert === undefined
+      ? {}
+      : {
+          tls: {
+            cert: read(flags.tlsCert),
+            key: read(flags.tlsKey as string),
+            ca: read(flags.tlsCa as string),
+          },
+        }),
+  });
+  const { node } = kv;
+  node.on('role', (role) => logger.info({ role, term: node.term }, `role: ${role}`));
+  node.on('leader', (leader) =>
+    logger.info({ leader, term: node.term }, `leader: ${leader ?? 'none'}`),
+  );
+  const http = kv.server === null ? 'no HTTP' : `HTTP on ${kv.server.url}`;
+  logger.info(
+    { listen: flags.listen, peers: flags.peers, data: flags.data, http: kv.server?.url },
+    'started',
+  );
+  output.out(`raftkit node ${id}: raft on ${flags.listen}, ${http}, data in ${flags.data}\n`);
+
+  await new Promise<void>((resolve, reject) => {
+    // Ctrl-C under `raftkit cluster` reaches a node twice (the terminal's SIGINT, then the
+    // cluster's SIGTERM): the first signal stops it, later ones are noted.
+    let stopping = false;
+    const stop = (signal: string) => {
+      logger.info({ signal }, stopping ? 'already stopping' : 'stopping');
+      if (stopping) return;
+      stopping = true;
+      kv.stop().then(resolve, reject);
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    node.once('stopped', (reason) => {
+      if (reason === null) return;
+      logger.fatal({ err: reason }, 'the node stopped');
+      kv.stop().finally(() => reject(reason));
+    });
+  });
+  logger.info({}, 'stopped');
+}
