@@ -16,10 +16,12 @@ import {
 import { propertySeed } from '../support/property.js';
 
 type Op = Operation<KvInput, KvOutput>;
+/** An input without its key (Omit over each member of the union). */
+type Bare = KvInput extends infer T ? (T extends KvInput ? Omit<T, 'key'> : never) : never;
 
 const op = (
   process: number,
-  input: Omit<KvInput, 'key'> & { key?: string },
+  input: Bare & { key?: string },
   call: number,
   ret: number | undefined,
   output?: KvOutput,
@@ -229,7 +231,7 @@ test('property: a real atomic register is linearizable; one corrupted read is ca
         const ops: Op[] = new Array(planned.length);
         for (const i of order) {
           const s = planned[i] as (typeof planned)[number];
-          const input: Omit<KvInput, 'key'> =
+          const input: Bare =
             s.kind === 'get'
               ? { op: 'get' }
               : s.kind === 'put'
