@@ -64,6 +64,8 @@ export class RaftkitClient {
   #discovery: Promise<void> | null = null;
   #leaderFound = false;
   #session: Promise<number> | null = null;
+  /** The id of the current session, once registered. */
+  #registered: number | null = null;
   #nextSeq = 1;
   readonly #outstanding = new Set<number>();
 
@@ -162,7 +164,7 @@ export class RaftkitClient {
         }
         // The session is gone. A first attempt was certainly not applied: start a new session
         // and send it again. A retried one may have been applied before: say so.
-        if (this.#session !== null && (await this.#session) === client) this.#session = null;
+        if (this.#registered === client) this.#session = null;
         if (sent > 1) throw new SessionExpiredError(client, true);
       } finally {
         this.#outstanding.delete(seq);
@@ -171,12 +173,17 @@ export class RaftkitClient {
   }
 
   #register(deadline: number): Promise<number> {
-    this.#session ??= this.#call({ method: 'POST', path: '/v1/sessions' }, deadline).then(
-      (r) => r.body.client as number,
-    );
-    this.#session.catch(() => {
-      this.#session = null;
-    });
+    if (this.#session === null) {
+      const session = this.#call({ method: 'POST', path: '/v1/sessions' }, deadline).then((r) => {
+        this.#registered = r.body.client as number;
+        return this.#registered;
+      });
+      // A failed registration is forgotten, so that the next write tries again.
+      session.catch(() => {
+        if (this.#session === session) this.#session = null;
+      });
+      this.#session = session;
+    }
     return this.#session;
   }
 

@@ -91,9 +91,11 @@ export class KvHttpServer {
     this.#timeoutMs = options.requestTimeoutMs ?? 5000;
     this.#leaderWaitMs = options.leaderWaitMs ?? 2000;
     this.#now = options.now ?? Date.now;
-    this.#server = http.createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+    this.#server = http.createServer((req, res) => {
       void this.#serve(req, res);
     });
+    // Clients keep connections open between requests; Node's 5 s default drops idle ones.
+    this.#server.keepAliveTimeout = 30_000;
   }
 
   static async start(options: KvServerOptions): Promise<KvHttpServer> {
