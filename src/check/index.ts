@@ -6,7 +6,7 @@ export { type KvInput, type KvOutput, kvModel } from './kv-model.js';
 export {
   type CheckOptions,
   checkLinearizable,
+  type HistoryOperation,
   type Model,
-  type Operation,
   type Verdict,
 } from './linearizability.js';

@@ -4,7 +4,7 @@
  * operation answers, given what came before. Keys are independent, so histories are checked
  * per key.
  */
-import type { Model, Operation } from './linearizability.js';
+import type { HistoryOperation, Model } from './linearizability.js';
 
 export type KvInput =
   | { readonly key: string; readonly op: 'get' }
@@ -40,8 +40,8 @@ export const kvModel: Model<Value, KvInput, KvOutput> = {
   },
   equal: (a, b) => a === b,
   hash: (state) => (state === null ? '\u0000' : `=${state}`),
-  partition(ops: readonly Operation<KvInput, KvOutput>[]) {
-    const byKey = new Map<string, Operation<KvInput, KvOutput>[]>();
+  partition(ops: readonly HistoryOperation<KvInput, KvOutput>[]) {
+    const byKey = new Map<string, HistoryOperation<KvInput, KvOutput>[]>();
     for (const op of ops) {
       const list = byKey.get(op.input.key);
       if (list === undefined) byKey.set(op.input.key, [op]);

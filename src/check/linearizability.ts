@@ -17,7 +17,7 @@
  * store) are checked apart: a history is linearizable if and only if each partition is.
  */
 
-export interface Operation<I, O> {
+export interface HistoryOperation<I, O> {
   /** Who ran it: informative only. */
   readonly process: number;
   readonly input: I;
@@ -38,7 +38,9 @@ export interface Model<S, I, O> {
   /** A string that is equal for equal states (for memoisation). */
   readonly hash: (state: S) => string;
   /** Operations that can be checked apart (default: all together). */
-  readonly partition?: (ops: readonly Operation<I, O>[]) => readonly (readonly Operation<I, O>[])[];
+  readonly partition?: (
+    ops: readonly HistoryOperation<I, O>[],
+  ) => readonly (readonly HistoryOperation<I, O>[])[];
 }
 
 export type Verdict =
@@ -48,7 +50,7 @@ export type Verdict =
       readonly partitions: number;
       readonly steps: number;
       /** The operations of the first partition found not linearizable. */
-      readonly partition: readonly Operation<unknown, unknown>[];
+      readonly partition: readonly HistoryOperation<unknown, unknown>[];
       /** The longest prefix the search could linearize in it, as indices into `partition`. */
       readonly longest: readonly number[];
     }
@@ -69,7 +71,7 @@ interface Event {
 }
 
 export function checkLinearizable<S, I, O>(
-  history: readonly Operation<I, O>[],
+  history: readonly HistoryOperation<I, O>[],
   model: Model<S, I, O>,
   options: CheckOptions = {},
 ): Verdict {
@@ -88,7 +90,7 @@ export function checkLinearizable<S, I, O>(
         linearizable: false,
         partitions: partitions.length,
         steps,
-        partition: ops as readonly Operation<unknown, unknown>[],
+        partition: ops as readonly HistoryOperation<unknown, unknown>[],
         longest: result,
       };
     }
@@ -98,7 +100,7 @@ export function checkLinearizable<S, I, O>(
 
 /** True, 'unknown' when out of budget, or the longest linearizable prefix found. */
 function checkPartition<S, I, O>(
-  ops: readonly Operation<I, O>[],
+  ops: readonly HistoryOperation<I, O>[],
   model: Model<S, I, O>,
   budget: { left: number },
 ): true | 'unknown' | number[] {
@@ -113,7 +115,7 @@ function checkPartition<S, I, O>(
     if (--budget.left < 0) return 'unknown';
     const event = entry as Event;
     if (event.call) {
-      const op = ops[event.op] as Operation<I, O>;
+      const op = ops[event.op] as HistoryOperation<I, O>;
       const next = model.step(state, op.input);
       if (op.output === undefined || model.equal(next.output, op.output)) {
         words[event.op >>> 5] = (words[event.op >>> 5] as number) | (1 << (event.op & 31));
@@ -145,7 +147,7 @@ function checkPartition<S, I, O>(
 }
 
 /** Events in time order behind a sentinel head; at equal times calls come first. */
-function buildEvents<I, O>(ops: readonly Operation<I, O>[]): Event {
+function buildEvents<I, O>(ops: readonly HistoryOperation<I, O>[]): Event {
   const timed: { time: number; event: Event }[] = [];
   ops.forEach((op, i) => {
     const call: Event = { op: i, call: true, match: null, prev: null, next: null };

@@ -26,7 +26,7 @@ import type { KvStore } from './kv-store.js';
 import type { KvMetrics, RequestOp } from './metrics.js';
 import {
   casBody,
-  defaultLimits,
+  defaultKvLimits,
   type KvLimits,
   parseBody,
   parseRoute,
@@ -87,7 +87,7 @@ export class KvHttpServer {
   private constructor(options: KvServerOptions) {
     this.#options = options;
     this.#node = options.node;
-    this.#limits = { ...defaultLimits, ...options.limits };
+    this.#limits = { ...defaultKvLimits, ...options.limits };
     this.#timeoutMs = options.requestTimeoutMs ?? 5000;
     this.#leaderWaitMs = options.leaderWaitMs ?? 2000;
     this.#now = options.now ?? Date.now;

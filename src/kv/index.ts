@@ -29,5 +29,5 @@ export {
   logLevels,
 } from './logger.js';
 export { KvMetrics } from './metrics.js';
-export { defaultLimits, type KvLimits } from './requests.js';
+export { defaultKvLimits, type KvLimits } from './requests.js';
 export { type SessionOptions, SessionTable } from './sessions.js';

@@ -17,7 +17,7 @@ export interface KvLimits {
   readonly maxBodyBytes: number;
 }
 
-export const defaultLimits: KvLimits = {
+export const defaultKvLimits: KvLimits = {
   maxKeyBytes: 1024,
   maxValueBytes: 1024 * 1024,
   maxBodyBytes: 8 * 1024 * 1024,

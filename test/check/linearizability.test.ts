@@ -8,14 +8,14 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   checkLinearizable,
+  type HistoryOperation,
   type KvInput,
   type KvOutput,
   kvModel,
-  type Operation,
 } from '../../src/check/index.js';
 import { propertySeed } from '../support/property.js';
 
-type Op = Operation<KvInput, KvOutput>;
+type Op = HistoryOperation<KvInput, KvOutput>;
 /** An input without its key (Omit over each member of the union). */
 type Bare = KvInput extends infer T ? (T extends KvInput ? Omit<T, 'key'> : never) : never;
 

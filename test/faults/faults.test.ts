@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   checkLinearizable,
+  type HistoryOperation,
   type KvInput,
   type KvOutput,
   kvModel,
-  type Operation,
 } from '../../src/check/index.js';
 import { decodeKvCommand } from '../../src/kv/commands.js';
 import { RaftkitClient, SessionExpiredError, UnavailableError } from '../../src/kv/index.js';
@@ -47,7 +47,7 @@ function seeded(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Recorded extends Operation<KvInput, KvOutput> {
+interface Recorded extends HistoryOperation<KvInput, KvOutput> {
   /** The log index a write was acknowledged with. */
   readonly index?: number;
 }
