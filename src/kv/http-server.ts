@@ -36,7 +36,6 @@ import {
 } from './requests.js';
 
 export interface KvServerLogger {
-  warn(fields: object, message: string): void;
   error(fields: object, message: string): void;
 }
 

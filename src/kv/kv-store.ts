@@ -43,10 +43,6 @@ export class KvStore implements StateMachine {
     return this.#data.get(key);
   }
 
-  keys(): IterableIterator<string> {
-    return this.#data.keys();
-  }
-
   apply(bytes: Uint8Array, index: number): KvResult {
     const command = decodeKvCommand(bytes, index);
     this.#appliedIndex = index;
