@@ -2,6 +2,7 @@
  * @module
  * Linearizability checking of recorded client histories.
  */
+export { type Conflict, formatConflict } from './explain.js';
 export { type KvInput, type KvOutput, kvModel } from './kv-model.js';
 export {
   type CheckOptions,

@@ -39,6 +39,20 @@ export const kvModel: Model<Value, KvInput, KvOutput> = {
     }
   },
   equal: (a, b) => a === b,
+  readOnly: (input) => input.op === 'get',
+  describe(input, output) {
+    const answer = output === undefined ? '' : ` -> ${JSON.stringify(output)}`;
+    switch (input.op) {
+      case 'get':
+        return `get ${input.key}${answer}`;
+      case 'put':
+        return `put ${input.key}=${JSON.stringify(input.value)}${answer && ' -> ok'}`;
+      case 'del':
+        return `del ${input.key}${answer}`;
+      case 'cas':
+        return `cas ${input.key} ${JSON.stringify(input.expected)}->${JSON.stringify(input.value)}${answer}`;
+    }
+  },
   hash: (state) => (state === null ? '\u0000' : `=${state}`),
   partition(ops: readonly HistoryOperation<KvInput, KvOutput>[]) {
     const byKey = new Map<string, HistoryOperation<KvInput, KvOutput>[]>();

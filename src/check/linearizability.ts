@@ -16,6 +16,7 @@
  * (set of linearized operations, model state) pair. Partitions (one per key for a key-value
  * store) are checked apart: a history is linearizable if and only if each partition is.
  */
+import { type Conflict, explainConflict, formatConflict } from './explain.js';
 
 export interface HistoryOperation<I, O> {
   /** Who ran it: informative only. */
@@ -37,6 +38,10 @@ export interface Model<S, I, O> {
   readonly equal: (a: O, b: O) => boolean;
   /** A string that is equal for equal states (for memoisation). */
   readonly hash: (state: S) => string;
+  /** True for an operation that changes nothing (a read): explanations leave such ones out. */
+  readonly readOnly?: (input: I) => boolean;
+  /** How an operation reads in an explanation; default its JSON. */
+  readonly describe?: (input: I, output: O | undefined) => string;
   /** Operations that can be checked apart (default: all together). */
   readonly partition?: (
     ops: readonly HistoryOperation<I, O>[],
@@ -53,6 +58,10 @@ export type Verdict =
       readonly partition: readonly HistoryOperation<unknown, unknown>[];
       /** The longest prefix the search could linearize in it, as indices into `partition`. */
       readonly longest: readonly number[];
+      /** A small set of its operations that cannot be linearized, and why (`explain.ts`). */
+      readonly conflict: Conflict<unknown, unknown>;
+      /** The conflict in words, one operation per line. */
+      readonly explanation: string;
     }
   | { readonly linearizable: 'unknown'; readonly partitions: number; readonly steps: number };
 
@@ -86,12 +95,19 @@ export function checkLinearizable<S, I, O>(
       return { linearizable: 'unknown', partitions: partitions.length, steps };
     }
     if (result !== true) {
+      // Each trial of the explanation's search gets a bounded budget of its own: a trial that
+      // runs out proves nothing, and the explanation is only less small.
+      const conflict = explainConflict(ops, model, (trial) =>
+        Array.isArray(checkPartition(trial, model, { left: 2_000_000 })),
+      );
       return {
         linearizable: false,
         partitions: partitions.length,
         steps,
         partition: ops as readonly HistoryOperation<unknown, unknown>[],
         longest: result,
+        conflict: conflict as Conflict<unknown, unknown>,
+        explanation: formatConflict(conflict, model, ops.length),
       };
     }
   }

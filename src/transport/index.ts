@@ -31,6 +31,7 @@ export {
 export { TcpTransport, type TcpTransportOptions, type TlsOptions } from './tcp-transport.js';
 export {
   type DropReason,
+  deliverSafely,
   dropReasons,
   MESSAGE_OVERHEAD_BYTES,
   type MessageHandler,

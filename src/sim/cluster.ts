@@ -1,0 +1,383 @@
+/**
+ * @module
+ * A cluster of real `RaftNode`s on simulated parts: each node has a disk that outlives it, and
+ * lives one after another (a crash ends a life at once; a restart ends it cleanly), each life
+ * with its own clock, transport and state machine rebuilt from the log. The cluster watches
+ * every node through the invariants and reports a node that stopped on its own.
+ */
+import type { Entry, NodeId } from '../core/index.js';
+import { type Clock, RaftNode, type StateMachine } from '../node/index.js';
+import { type DurableStorage, FileStorage, type StorageUpdate } from '../storage/index.js';
+import { SimClock } from './clock.js';
+import { SimDisk } from './disk.js';
+import type { Invariants } from './invariants.js';
+import type { SimNetwork, SimTransport } from './network.js';
+import type { SimRandom } from './random.js';
+import { Actor, type EventHandle, type Scheduler } from './scheduler.js';
+
+/** The user's state machine, and the cluster's watch on what it applies. */
+export class Observed<S extends StateMachine> implements StateMachine {
+  readonly inner: S;
+  readonly #onApply: (index: number, command: Uint8Array) => void;
+
+  constructor(inner: S, onApply: (index: number, command: Uint8Array) => void) {
+    this.inner = inner;
+    this.#onApply = onApply;
+  }
+
+  apply(command: Uint8Array, index: number): unknown {
+    this.#onApply(index, command);
+    return this.inner.apply(command, index);
+  }
+}
+
+export type SimNode<S extends StateMachine> = RaftNode<Observed<S>>;
+
+/** The storage a node runs on, with every write shown to the invariants first. */
+class ObservedStorage implements DurableStorage {
+  readonly #inner: DurableStorage;
+  readonly #onWrite: (entries: readonly Entry[], prevTerm: number) => void;
+
+  constructor(inner: DurableStorage, onWrite: (entries: readonly Entry[], prevTerm: number) => void) {
+    this.#inner = inner;
+    this.#onWrite = onWrite;
+  }
+
+  hardState() {
+    return this.#inner.hardState();
+  }
+  firstIndex(): number {
+    return this.#inner.firstIndex();
+  }
+  lastIndex(): number {
+    return this.#inner.lastIndex();
+  }
+  term(index: number): number | undefined {
+    return this.#inner.term(index);
+  }
+  entries(low: number, high: number, maxBytes: number): Entry[] {
+    return this.#inner.entries(low, high, maxBytes);
+  }
+  durableIndex(): number {
+    return this.#inner.durableIndex();
+  }
+  save(update: StorageUpdate): Promise<void> {
+    const first = update.entries[0];
+    if (first !== undefined) {
+      const prevTerm = first.index === 1 ? 0 : this.#inner.term(first.index - 1);
+      if (prevTerm !== undefined) this.#onWrite(update.entries, prevTerm);
+    }
+    return this.#inner.save(update);
+  }
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}
+
+interface Life<S extends StateMachine> {
+  readonly number: number;
+  readonly actor: Actor;
+  readonly clock: SimClock;
+  readonly transport: SimTransport;
+  node: SimNode<S> | null;
+  storage: DurableStorage | null;
+  /** Ended by a crash: whatever it still does is a ghost's. */
+  crashed: boolean;
+  stopping: boolean;
+}
+
+interface Slot<S extends StateMachine> {
+  readonly index: number;
+  readonly id: NodeId;
+  readonly disk: SimDisk;
+  life: Life<S> | null;
+  lives: number;
+  /** A scheduled start, while the node is down. */
+  reboot: EventHandle | null;
+  rate: number;
+  /** The highest commit index seen on this disk since it last lost unsynced data. */
+  commitFloor: number;
+}
+
+export interface ClusterOptions<S extends StateMachine> {
+  readonly scheduler: Scheduler;
+  readonly network: SimNetwork;
+  readonly random: SimRandom;
+  readonly invariants: Invariants;
+  readonly size: number;
+  readonly createStateMachine: () => S;
+  readonly heartbeatMs: number;
+  readonly electionMs: number;
+}
+
+export interface ClusterStats {
+  lives: number;
+  crashes: number;
+  tornTails: number;
+}
+
+/** An answer to a client, or null when none came back in time. */
+export type Reply<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: Error | null };
+
+export class SimCluster<S extends StateMachine> {
+  readonly ids: readonly NodeId[];
+  readonly #o: ClusterOptions<S>;
+  readonly #slots: Slot<S>[];
+  /** Client request latencies. */
+  readonly #hops: SimRandom;
+  readonly stats: ClusterStats = { lives: 0, crashes: 0, tornTails: 0 };
+  /** A node that stopped by itself (a bug under it, or in it). */
+  failure: Error | null = null;
+
+  constructor(options: ClusterOptions<S>) {
+    this.#o = options;
+    this.#hops = options.random.fork('requests');
+    this.ids = Array.from({ length: options.size }, (_, i) => `n${i + 1}`);
+    this.#slots = this.ids.map((id, index) => ({
+      index,
+      id,
+      disk: new SimDisk(options.scheduler, options.random.fork(`disk/${id}`), new Actor(`${id}#0`)),
+      life: null,
+      lives: 0,
+      reboot: null,
+      rate: 1,
+      commitFloor: 0,
+    }));
+  }
+
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  startAll(): void {
+    for (const slot of this.#slots) this.#boot(slot);
+  }
+
+  /** Node `i`'s running life's node, or null while it is down, booting or stopping. */
+  node(i: number): SimNode<S> | null {
+    const life = this.#slots[i]?.life;
+    if (life === null || life === undefined || life.stopping || !life.node?.running) return null;
+    return life.node;
+  }
+
+  isUp(i: number): boolean {
+    return this.#slots[i]?.life != null;
+  }
+
+  /** The index of the running node that leads in the highest term, or null. */
+  leader(): number | null {
+    let best: number | null = null;
+    let term = -1;
+    for (let i = 0; i < this.#slots.length; i++) {
+      const n = this.node(i);
+      if (n?.isLeader && n.term > term) {
+        best = i;
+        term = n.term;
+      }
+    }
+    return best;
+  }
+
+  indexOf(id: NodeId | null): number | null {
+    const i = id === null ? -1 : this.ids.indexOf(id);
+    return i < 0 ? null : i;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Lives
+
+  #boot(slot: Slot<S>): void {
+    const { scheduler, network, random, invariants } = this.#o;
+    slot.reboot = null;
+    const number = ++slot.lives;
+    this.stats.lives++;
+    const actor = new Actor(`${slot.id}#${number}`);
+    slot.disk.actor = actor;
+    const nodeRandom = random.fork(`node/${slot.id}/${number}`);
+    const clock = new SimClock(scheduler, actor, nodeRandom.int(1_000_000_000));
+    clock.setRate(slot.rate);
+    const life: Life<S> = {
+      number,
+      actor,
+      clock,
+      transport: network.transport(slot.id, actor, clock),
+      node: null,
+      storage: null,
+      crashed: false,
+      stopping: false,
+    };
+    slot.life = life;
+    const start = async (): Promise<void> => {
+      const file = await FileStorage.open('/data', {
+        fs: slot.disk.fs,
+        id: slot.id,
+        logger: { warn: () => this.stats.tornTails++ },
+      });
+      if (!actor.alive) return;
+      const storage = new ObservedStorage(file, (entries, prevTerm) =>
+        invariants.written(slot.id, entries, prevTerm),
+      );
+      life.storage = storage;
+      const stateMachine = new Observed(this.#o.createStateMachine(), (index, command) => {
+        if (life.crashed) return;
+        const term = storage.term(index);
+        if (term !== undefined) invariants.applied(slot.id, index, term, command);
+      });
+      const node = new RaftNode({
+        id: slot.id,
+        members: this.ids,
+        storage,
+        transport: life.transport,
+        stateMachine,
+        clock: life.clock as Clock,
+        random: nodeRandom,
+        heartbeatMs: this.#o.heartbeatMs,
+        electionMs: this.#o.electionMs,
+      });
+      node.on('role', (role, term) => {
+        if (role === 'leader' && !life.crashed) invariants.leaderElected(slot.id, term, storage);
+      });
+      node.on('stopped', (reason) => {
+        if (reason !== null && !life.crashed) {
+          this.failure ??= new Error(`${slot.id} stopped by itself: ${reason.message}`);
+        }
+      });
+      life.node = node;
+      await node.start();
+      if (!life.crashed) this.#watchCommit(slot);
+    };
+    start().catch((e: unknown) => {
+      if (!life.crashed) this.failure ??= new Error(`${slot.id} failed to start: ${String(e)}`);
+    });
+  }
+
+  /** Power loss on node `i`: its life ends now, and its disk keeps only what was synced. */
+  crash(i: number, downMs: number): boolean {
+    const slot = this.#slots[i];
+    const life = slot?.life;
+    if (slot === undefined || life == null) return false;
+    life.crashed = true;
+    this.#o.scheduler.kill(life.actor);
+    void life.transport.close();
+    slot.life = null;
+    slot.disk.fs.crash(this.#o.random.fork(`crash/${slot.id}/${life.number}`));
+    slot.commitFloor = 0;
+    this.stats.crashes++;
+    this.#scheduleBoot(slot, downMs);
+    return true;
+  }
+
+  /** A clean stop of node `i`, and a start `downMs` later. */
+  restart(i: number, downMs: number): boolean {
+    const slot = this.#slots[i];
+    const life = slot?.life;
+    if (slot === undefined || life == null || life.node === null || life.stopping) return false;
+    if (life.actor.paused) return false;
+    life.stopping = true;
+    life.node.stop().then(
+      () => {
+        if (life.crashed) return;
+        this.#o.scheduler.kill(life.actor);
+        slot.life = null;
+        this.#scheduleBoot(slot, downMs);
+      },
+      () => {},
+    );
+    return true;
+  }
+
+  #scheduleBoot(slot: Slot<S>, downMs: number): void {
+    slot.reboot = this.#o.scheduler.after(downMs, null, () => {
+      if (slot.life === null) this.#boot(slot);
+    });
+  }
+
+  pause(i: number, ms: number): boolean {
+    const life = this.#slots[i]?.life;
+    if (life == null || life.actor.paused) return false;
+    this.#o.scheduler.pause(life.actor);
+    this.#o.scheduler.after(ms, null, () => this.#o.scheduler.resume(life.actor));
+    return true;
+  }
+
+  slowDisk(i: number, ms: number): void {
+    const slot = this.#slots[i];
+    if (slot !== undefined) slot.disk.slowUntil = Math.max(slot.disk.slowUntil, this.#o.scheduler.now + ms);
+  }
+
+  drift(i: number, rate: number): void {
+    const slot = this.#slots[i];
+    if (slot === undefined) return;
+    slot.rate = rate;
+    slot.life?.clock.setRate(rate);
+  }
+
+  /** Every node up and running, none paused, disks fast. Clock rates stay. */
+  heal(): void {
+    for (const slot of this.#slots) {
+      slot.disk.slowUntil = 0;
+      if (slot.life !== null) this.#o.scheduler.resume(slot.life.actor);
+      else if (slot.reboot !== null) {
+        slot.reboot.cancel();
+        this.#boot(slot);
+      }
+    }
+  }
+
+  /** Commit never moves back on a disk that lost nothing. */
+  checkStep(): void {
+    for (const slot of this.#slots) this.#watchCommit(slot);
+  }
+
+  #watchCommit(slot: Slot<S>): void {
+    const node = slot.life?.node;
+    if (node == null || !node.running) return;
+    const commit = node.status().commitIndex;
+    this.#o.invariants.commitMoved(slot.id, slot.commitFloor, commit);
+    if (commit > slot.commitFloor) slot.commitFloor = commit;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Clients
+
+  /**
+   * A client's request to node `i`: it travels there (lost if the node is down), `fn` runs on
+   * the node, and the answer travels back, unless the node's life ends first. Resolves as the
+   * client, with the answer or, after `timeoutMs`, with none.
+   */
+  request<T>(client: Actor, i: number, fn: (node: SimNode<S>) => Promise<T>, timeoutMs: number): Promise<Reply<T>> {
+    const scheduler = this.#o.scheduler;
+    const random = this.#hops;
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (reply: Reply<T>): void => {
+        if (done) return;
+        done = true;
+        timer.cancel();
+        resolve(reply);
+      };
+      const timer = scheduler.after(timeoutMs, client, () => finish({ ok: false, error: null }));
+      const life = this.#slots[i]?.life;
+      if (life == null) return;
+      const hop = (): number => 0.1 + random.float() * 0.9;
+      scheduler.after(hop(), life.actor, () => {
+        const node = this.#slots[i]?.life === life ? life.node : null;
+        if (node === null || !node.running || life.stopping) {
+          // A refused connection comes back at once.
+          scheduler.after(hop(), client, () => finish({ ok: false, error: new Error('connection refused') }));
+          return;
+        }
+        fn(node).then(
+          (value) => {
+            if (!life.crashed) scheduler.after(hop(), client, () => finish({ ok: true, value }));
+          },
+          (error: unknown) => {
+            if (life.crashed) return;
+            const e = error instanceof Error ? error : new Error(String(error));
+            scheduler.after(hop(), client, () => finish({ ok: false, error: e }));
+          },
+        );
+      });
+    });
+  }
+}

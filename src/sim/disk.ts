@@ -1,0 +1,37 @@
+/**
+ * @module
+ * A node's simulated disk: the crash-modelling `MemoryFileSystem` with virtual latency. It
+ * outlives the node's lives (a restart finds what the last one made durable). Writes take
+ * tens of microseconds and an fdatasync about a millisecond; while the disk is slow, an
+ * fdatasync takes 20 to 300 ms.
+ */
+import { MemoryFileSystem } from '../storage/index.js';
+import type { SimRandom } from './random.js';
+import type { Actor, Scheduler } from './scheduler.js';
+
+export class SimDisk {
+  readonly fs: MemoryFileSystem;
+  /** The node life whose I/O completes; a crashed life's never does. */
+  actor: Actor;
+  /** Virtual time until which fsyncs are slow. */
+  slowUntil = 0;
+  readonly #scheduler: Scheduler;
+  readonly #random: SimRandom;
+
+  constructor(scheduler: Scheduler, random: SimRandom, actor: Actor) {
+    this.#scheduler = scheduler;
+    this.#random = random;
+    this.actor = actor;
+    this.fs = new MemoryFileSystem({
+      latency: (op) => {
+        const r = this.#random;
+        let ms = op === 'write' ? 0.01 + r.float() * 0.04 : 0.5 + r.float() * 1.5;
+        if (op !== 'write' && this.#scheduler.now < this.slowUntil) ms += 20 + r.float() * 280;
+        const actorNow = this.actor;
+        return new Promise<void>((resolve) => {
+          this.#scheduler.after(ms, actorNow, resolve);
+        });
+      },
+    });
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * @module
+ * Faults, and the schedule of them a seed draws. A run's faults are decided before it starts:
+ * for every virtual second, each kind of fault is injected with its own probability (the
+ * profile), with parameters drawn from the same stream. The schedule is a plain list, so the
+ * shrinker can replay a run with some of its faults left out.
+ *
+ * Nodes are named by their position (0 to n - 1), so a schedule means the same in any run
+ * of the same size.
+ */
+import type { SimRandom } from './random.js';
+
+export type FaultAction =
+  /** Power loss on these nodes; each comes back after `downMs`. */
+  | { readonly kind: 'crash'; readonly nodes: readonly number[]; readonly downMs: number }
+  /** Power loss on whichever node leads at that moment. */
+  | { readonly kind: 'crash-leader'; readonly downMs: number }
+  /** A clean stop and start (nothing lost): the disk keeps even what was not synced. */
+  | { readonly kind: 'restart'; readonly node: number; readonly downMs: number }
+  /** The node's process stops (SIGSTOP): no timer, no message, no I/O completes; its clock stops. */
+  | { readonly kind: 'pause'; readonly node: number; readonly ms: number }
+  /** Every link between `side` and the other nodes cut both ways: isolation, minority/majority. */
+  | { readonly kind: 'partition'; readonly side: readonly number[]; readonly ms: number }
+  /** The node leading at that moment cut off from the others. */
+  | { readonly kind: 'isolate-leader'; readonly ms: number }
+  /** Links from `from` to `to` cut in that direction only. */
+  | {
+      readonly kind: 'one-way';
+      readonly from: readonly number[];
+      readonly to: readonly number[];
+      readonly ms: number;
+    }
+  /** For `ms`, messages lost, duplicated, reordered and delayed with these probabilities. */
+  | {
+      readonly kind: 'lossy';
+      readonly ms: number;
+      readonly loss: number;
+      readonly duplicate: number;
+      readonly reorder: number;
+      readonly spike: number;
+    }
+  /** fsyncs of this node take 20 to 300 ms for `ms`. */
+  | { readonly kind: 'slow-disk'; readonly node: number; readonly ms: number }
+  /** The node's clock runs at `rate` from now on (1.05: 5 % fast). */
+  | { readonly kind: 'drift'; readonly node: number; readonly rate: number };
+
+export type FaultKind = FaultAction['kind'];
+
+export const faultKinds: readonly FaultKind[] = [
+  'crash',
+  'crash-leader',
+  'restart',
+  'pause',
+  'partition',
+  'isolate-leader',
+  'one-way',
+  'lossy',
+  'slow-disk',
+  'drift',
+];
+
+export type ScheduledFault = FaultAction & { readonly at: number };
+
+/** Probability of each kind of fault being injected in a given virtual second. */
+export type FaultProfile = Readonly<Record<FaultKind, number>>;
+
+export const defaultFaultProfile: FaultProfile = {
+  crash: 0.05,
+  'crash-leader': 0.05,
+  restart: 0.03,
+  pause: 0.05,
+  partition: 0.06,
+  'isolate-leader': 0.05,
+  'one-way': 0.03,
+  lossy: 0.08,
+  'slow-disk': 0.05,
+  drift: 0.03,
+};
+
+/** No faults at all: a healthy run. */
+export const noFaults: FaultProfile = Object.fromEntries(faultKinds.map((k) => [k, 0])) as Record<
+  FaultKind,
+  number
+>;
+
+/** The faults of a run of `durationMs` on `nodes` nodes, in time order. */
+export function drawSchedule(
+  random: SimRandom,
+  profile: FaultProfile,
+  nodes: number,
+  durationMs: number,
+): ScheduledFault[] {
+  const all = [...Array(nodes).keys()];
+  const minority = Math.floor((nodes - 1) / 2);
+  const schedule: ScheduledFault[] = [];
+  const span = (low: number, high: number): number => random.between(low, high);
+  for (let second = 0; second * 1000 < durationMs; second++) {
+    for (const kind of faultKinds) {
+      if (!random.chance(profile[kind])) continue;
+      const at = second * 1000 + random.int(1000);
+      const node = random.int(nodes);
+      let action: FaultAction;
+      switch (kind) {
+        case 'crash': {
+          // Mostly one node; sometimes several, up to a majority (the cluster then waits).
+          const count = random.chance(0.7) ? 1 : random.between(2, minority + 1);
+          action = { kind, nodes: random.sample(all, count).sort(), downMs: span(100, 4000) };
+          break;
+        }
+        case 'crash-leader':
+          action = { kind, downMs: span(100, 4000) };
+          break;
+        case 'restart':
+          action = { kind, node, downMs: span(0, 2000) };
+          break;
+        case 'pause':
+          action = { kind, node, ms: span(200, 4000) };
+          break;
+        case 'partition': {
+          const size = random.chance(0.5) ? 1 : random.between(1, minority);
+          action = { kind, side: random.sample(all, size).sort(), ms: span(300, 5000) };
+          break;
+        }
+        case 'isolate-leader':
+          action = { kind, ms: span(300, 5000) };
+          break;
+        case 'one-way': {
+          const from = random.sample(all, random.between(1, minority));
+          const to = all.filter((n) => !from.includes(n));
+          action = { kind, from: from.sort(), to: random.sample(to, random.between(1, to.length)).sort(), ms: span(300, 4000) };
+          break;
+        }
+        case 'lossy':
+          action = {
+            kind,
+            ms: span(500, 5000),
+            loss: round(random.float() * 0.3),
+            duplicate: round(random.float() * 0.2),
+            reorder: round(random.float() * 0.5),
+            spike: round(random.float() * 0.05),
+          };
+          break;
+        case 'slow-disk':
+          action = { kind, node, ms: span(500, 5000) };
+          break;
+        case 'drift':
+          action = { kind, node, rate: round(0.9 + random.float() * 0.2) };
+          break;
+      }
+      schedule.push({ ...action, at });
+    }
+  }
+  return schedule.sort((a, b) => a.at - b.at);
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** One line per fault, for reports. */
+export function describeFault(f: ScheduledFault): string {
+  const { at, kind, ...rest } = f;
+  const params = Object.entries(rest)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`)
+    .join(' ');
+  return `${(at / 1000).toFixed(3)}s ${kind} ${params}`;
+}
+
+/** Parses `kind=p,kind=p` over the default profile. */
+export function parseProfile(text: string, base: FaultProfile = defaultFaultProfile): FaultProfile {
+  const profile: Record<string, number> = { ...base };
+  if (text.trim() === 'none') return noFaults;
+  for (const part of text.split(',')) {
+    const [kind, value] = part.split('=');
+    if (kind === undefined || !faultKinds.includes(kind as FaultKind)) {
+      throw new RangeError(`unknown fault ${String(kind)}: expected one of ${faultKinds.join(', ')}`);
+    }
+    const p = Number(value);
+    if (value === undefined || value.trim() === '' || !(p >= 0 && p <= 1)) {
+      throw new RangeError(`fault ${kind}: expected a probability from 0 to 1, got ${String(value)}`);
+    }
+    profile[kind] = p;
+  }
+  return profile as FaultProfile;
+}
