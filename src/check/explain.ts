@@ -17,7 +17,7 @@
 import type { HistoryOperation, Model } from './linearizability.js';
 
 export interface Conflict<I, O> {
-  /** Operations whose answers cannot all be right, in call order. */
+  /** Operations whose answers cannot all be right, in call order (as in the history). */
   readonly core: readonly HistoryOperation<I, O>[];
   /**
    * Writes around the core that take effect inside their intervals, with their answers ignored
@@ -39,6 +39,13 @@ export function explainConflict<S, I, O>(
   fails: (ops: readonly Op<I, O>[]) => boolean,
 ): Conflict<I, O> {
   const readOnly = model.readOnly ?? (() => false);
+  /** The operation of the history each reduced copy stands for. */
+  const origin = new Map<Op<I, O>, Op<I, O>>(ops.map((o) => [o, o]));
+  const ignoreAnswer = (op: Op<I, O>): Op<I, O> => {
+    const { output: _ignored, ...rest } = op;
+    origin.set(rest, origin.get(op) as Op<I, O>);
+    return rest;
+  };
   const cut = (t: number): Op<I, O>[] => {
     const kept: Op<I, O>[] = [];
     for (const op of ops) {
@@ -69,7 +76,7 @@ export function explainConflict<S, I, O>(
   for (;;) {
     for (let start = 0; start < answered.length; ) {
       const tried = new Set(answered.slice(start, start + chunk));
-      const trial = relax(history, tried, readOnly);
+      const trial = relax(history, tried, readOnly, ignoreAnswer);
       if (answered.length > tried.size && fails(trial.ops)) {
         history = trial.ops;
         answered = answered.filter((i) => !tried.has(i)).map((i) => trial.index[i] as number);
@@ -89,12 +96,13 @@ export function explainConflict<S, I, O>(
     .sort((a, b) => (b.ret as number) - (a.ret as number))
     .slice(0, 2);
   const context = [...before, ...overlapping].sort((a, b) => a.call - b.call);
-  return { core, context, cutAt, considered: history.length };
-}
-
-function ignoreAnswer<I, O>(op: Op<I, O>): Op<I, O> {
-  const { output: _ignored, ...rest } = op;
-  return rest;
+  const original = (o: Op<I, O>): Op<I, O> => origin.get(o) ?? o;
+  return {
+    core: core.map(original),
+    context: context.map(original),
+    cutAt,
+    considered: history.length,
+  };
 }
 
 /** `ops` with the answers at `indices` ignored (reads dropped), and where each op went. */
@@ -102,6 +110,7 @@ function relax<I, O>(
   ops: readonly Op<I, O>[],
   indices: ReadonlySet<number>,
   readOnly: (input: I) => boolean,
+  ignoreAnswer: (op: Op<I, O>) => Op<I, O>,
 ): { ops: Op<I, O>[]; index: number[] } {
   const out: Op<I, O>[] = [];
   const index: number[] = [];
@@ -123,17 +132,18 @@ export function formatConflict<S, I, O>(
     model.describe ??
     ((input: I, output: O | undefined) =>
       `${JSON.stringify(input)} -> ${output === undefined ? '?' : JSON.stringify(output)}`);
-  const line = (o: Op<I, O>, answer: boolean): string => {
+  const line = (o: Op<I, O>): string => {
     const span = `${o.call.toFixed(1)}..${o.ret === undefined ? 'never answered' : o.ret.toFixed(1)}`;
-    return `  [client ${o.process}] ${describe(o.input, answer ? o.output : undefined)}  (${span})`;
+    return `  [client ${o.process}] ${describe(o.input, o.output)}  (${span})`;
   };
-  const lines = [
-    `not linearizable: these ${conflict.core.length} answers cannot all be right`,
-    ...conflict.core.map((o) => line(o, true)),
-  ];
+  const answers =
+    conflict.core.length === 1
+      ? 'this answer cannot be'
+      : `these ${conflict.core.length} answers cannot all be`;
+  const lines = [`not linearizable: ${answers} right`, ...conflict.core.map(line)];
   if (conflict.context.length > 0) {
     lines.push('given these writes, each taking effect within its interval:');
-    lines.push(...conflict.context.map((o) => line(o, false)));
+    lines.push(...conflict.context.map(line));
   }
   lines.push(
     `(found in the ${conflict.considered} of ${total} operations invoked up to ${conflict.cutAt.toFixed(1)})`,

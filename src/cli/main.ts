@@ -12,6 +12,7 @@ import { clientCommands } from './client-commands.js';
 import { clusterCommand } from './cluster-command.js';
 import { nodeCommand } from './node-command.js';
 import { replayKv, replayObjects } from './replay.js';
+import { simCommand } from './sim-command.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -49,6 +50,7 @@ export function buildProgram(
     nodeCommand(output),
     clusterCommand(output),
     ...clientCommands(output, setExit),
+    simCommand(output, setExit),
   ]) {
     // A wrong flag prints the one-line error, then this command's usage.
     command.copyInheritedSettings(program);

@@ -124,6 +124,8 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   readonly #readsAwaitingApply = new Map<Waiter<number>, number>();
   #nextRead = 0;
   readonly #leaderWaiters = new Map<Waiter<NodeId>, NodeId | undefined>();
+  /** Waits for the next soft state with a leader, whether or not the leader changed. */
+  readonly #nextLeaderWaiters = new Set<Waiter<NodeId>>();
   #rejectedMessages = 0;
   #lastRejectionLog = Number.NEGATIVE_INFINITY;
 
@@ -320,8 +322,21 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       } catch (e) {
         const retry = wait && e instanceof NotLeaderError && e.leader === null;
         if (!retry || this.#clock.now() >= deadline) throw e;
+        // The core knows no leader, though this node may not have handled the Ready that says
+        // so (its loop can be waiting for a save). Retrying at once would spin in microtasks,
+        // and the event loop, with the save, would never turn: wait for the next leader.
+        await this.#nextLeader(Math.max(1, deadline - this.#clock.now()), signal);
       }
     }
+  }
+
+  /** Resolves when the next soft state this node handles names a leader. */
+  #nextLeader(timeoutMs: number, signal: AbortSignal | undefined): Promise<NodeId> {
+    const waiter = this.#waiter<NodeId>('waiting for a leader', timeoutMs, signal, () =>
+      this.#nextLeaderWaiters.delete(waiter),
+    );
+    if (!waiter.settled) this.#nextLeaderWaiters.add(waiter);
+    return waiter.promise;
   }
 
   #proposeHere(command: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
@@ -424,6 +439,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       for (const w of [...this.#reads.values()]) w.reject(error);
       for (const w of [...this.#readsAwaitingApply.keys()]) w.reject(error);
       for (const w of [...this.#leaderWaiters.keys()]) w.reject(error);
+      for (const w of [...this.#nextLeaderWaiters]) w.reject(error);
       await this.#loop;
       await this.#transport.close().catch((e: unknown) => {
         this.#logger.warn({ err: e }, 'closing the transport failed');
@@ -596,6 +612,9 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
         this.#callback(() => this.#options.onFollower?.(soft.leader, soft.term));
       }
     }
+    if (soft.leader !== null) {
+      for (const waiter of [...this.#nextLeaderWaiters]) waiter.resolve(soft.leader);
+    }
     if (leaderChanged) {
       this.#emit('leader', soft.leader, soft.term);
       if (soft.leader !== null) {
@@ -694,6 +713,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     for (const w of [...this.#reads.values()]) w.expire(now);
     for (const w of [...this.#readsAwaitingApply.keys()]) w.expire(now);
     for (const w of [...this.#leaderWaiters.keys()]) w.expire(now);
+    for (const w of [...this.#nextLeaderWaiters]) w.expire(now);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -38,7 +38,10 @@ class ObservedStorage implements DurableStorage {
   readonly #inner: DurableStorage;
   readonly #onWrite: (entries: readonly Entry[], prevTerm: number) => void;
 
-  constructor(inner: DurableStorage, onWrite: (entries: readonly Entry[], prevTerm: number) => void) {
+  constructor(
+    inner: DurableStorage,
+    onWrite: (entries: readonly Entry[], prevTerm: number) => void,
+  ) {
     this.#inner = inner;
     this.#onWrite = onWrite;
   }
@@ -117,7 +120,9 @@ export interface ClusterStats {
 }
 
 /** An answer to a client, or null when none came back in time. */
-export type Reply<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: Error | null };
+export type Reply<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: Error | null };
 
 export class SimCluster<S extends StateMachine> {
   readonly ids: readonly NodeId[];
@@ -300,9 +305,21 @@ export class SimCluster<S extends StateMachine> {
     return true;
   }
 
+  /** Power loss on node `i` in the middle of its next fsync (a vote, an append, a commit). */
+  crashDuringSync(i: number, downMs: number): boolean {
+    const slot = this.#slots[i];
+    const life = slot?.life;
+    if (slot === undefined || life == null) return false;
+    slot.disk.onSync = () => {
+      if (slot.life === life) this.crash(i, downMs);
+    };
+    return true;
+  }
+
   slowDisk(i: number, ms: number): void {
     const slot = this.#slots[i];
-    if (slot !== undefined) slot.disk.slowUntil = Math.max(slot.disk.slowUntil, this.#o.scheduler.now + ms);
+    if (slot !== undefined)
+      slot.disk.slowUntil = Math.max(slot.disk.slowUntil, this.#o.scheduler.now + ms);
   }
 
   drift(i: number, rate: number): void {
@@ -316,6 +333,7 @@ export class SimCluster<S extends StateMachine> {
   heal(): void {
     for (const slot of this.#slots) {
       slot.disk.slowUntil = 0;
+      slot.disk.onSync = null;
       if (slot.life !== null) this.#o.scheduler.resume(slot.life.actor);
       else if (slot.reboot !== null) {
         slot.reboot.cancel();
@@ -345,7 +363,12 @@ export class SimCluster<S extends StateMachine> {
    * the node, and the answer travels back, unless the node's life ends first. Resolves as the
    * client, with the answer or, after `timeoutMs`, with none.
    */
-  request<T>(client: Actor, i: number, fn: (node: SimNode<S>) => Promise<T>, timeoutMs: number): Promise<Reply<T>> {
+  request<T>(
+    client: Actor,
+    i: number,
+    fn: (node: SimNode<S>) => Promise<T>,
+    timeoutMs: number,
+  ): Promise<Reply<T>> {
     const scheduler = this.#o.scheduler;
     const random = this.#hops;
     return new Promise((resolve) => {
@@ -364,7 +387,9 @@ export class SimCluster<S extends StateMachine> {
         const node = this.#slots[i]?.life === life ? life.node : null;
         if (node === null || !node.running || life.stopping) {
           // A refused connection comes back at once.
-          scheduler.after(hop(), client, () => finish({ ok: false, error: new Error('connection refused') }));
+          scheduler.after(hop(), client, () =>
+            finish({ ok: false, error: new Error('connection refused') }),
+          );
           return;
         }
         fn(node).then(

@@ -3,7 +3,7 @@
  * A node's simulated disk: the crash-modelling `MemoryFileSystem` with virtual latency. It
  * outlives the node's lives (a restart finds what the last one made durable). Writes take
  * tens of microseconds and an fdatasync about a millisecond; while the disk is slow, an
- * fdatasync takes 20 to 300 ms.
+ * fdatasync takes 20 to 300 ms. Power can be cut in the middle of the next fsync.
  */
 import { MemoryFileSystem } from '../storage/index.js';
 import type { SimRandom } from './random.js';
@@ -15,6 +15,8 @@ export class SimDisk {
   actor: Actor;
   /** Virtual time until which fsyncs are slow. */
   slowUntil = 0;
+  /** Called (once) when the next fsync starts: power lost in the middle of it. */
+  onSync: (() => void) | null = null;
   readonly #scheduler: Scheduler;
   readonly #random: SimRandom;
 
@@ -28,6 +30,12 @@ export class SimDisk {
         let ms = op === 'write' ? 0.01 + r.float() * 0.04 : 0.5 + r.float() * 1.5;
         if (op !== 'write' && this.#scheduler.now < this.slowUntil) ms += 20 + r.float() * 280;
         const actorNow = this.actor;
+        const crash = op === 'sync' ? this.onSync : null;
+        if (crash !== null) {
+          this.onSync = null;
+          // The crash ends this life: the fsync under way never completes.
+          this.#scheduler.after(0, null, crash);
+        }
         return new Promise<void>((resolve) => {
           this.#scheduler.after(ms, actorNow, resolve);
         });

@@ -13,6 +13,8 @@ import type { SimRandom } from './random.js';
 export type FaultAction =
   /** Power loss on these nodes; each comes back after `downMs`. */
   | { readonly kind: 'crash'; readonly nodes: readonly number[]; readonly downMs: number }
+  /** Power loss on this node in the middle of its next fsync. */
+  | { readonly kind: 'crash-in-fsync'; readonly node: number; readonly downMs: number }
   /** Power loss on whichever node leads at that moment. */
   | { readonly kind: 'crash-leader'; readonly downMs: number }
   /** A clean stop and start (nothing lost): the disk keeps even what was not synced. */
@@ -48,6 +50,7 @@ export type FaultKind = FaultAction['kind'];
 
 export const faultKinds: readonly FaultKind[] = [
   'crash',
+  'crash-in-fsync',
   'crash-leader',
   'restart',
   'pause',
@@ -66,6 +69,7 @@ export type FaultProfile = Readonly<Record<FaultKind, number>>;
 
 export const defaultFaultProfile: FaultProfile = {
   crash: 0.05,
+  'crash-in-fsync': 0.05,
   'crash-leader': 0.05,
   restart: 0.03,
   pause: 0.05,
@@ -107,6 +111,9 @@ export function drawSchedule(
           action = { kind, nodes: random.sample(all, count).sort(), downMs: span(100, 4000) };
           break;
         }
+        case 'crash-in-fsync':
+          action = { kind, node, downMs: span(100, 4000) };
+          break;
         case 'crash-leader':
           action = { kind, downMs: span(100, 4000) };
           break;
@@ -127,7 +134,12 @@ export function drawSchedule(
         case 'one-way': {
           const from = random.sample(all, random.between(1, minority));
           const to = all.filter((n) => !from.includes(n));
-          action = { kind, from: from.sort(), to: random.sample(to, random.between(1, to.length)).sort(), ms: span(300, 4000) };
+          action = {
+            kind,
+            from: from.sort(),
+            to: random.sample(to, random.between(1, to.length)).sort(),
+            ms: span(300, 4000),
+          };
           break;
         }
         case 'lossy':
@@ -173,11 +185,15 @@ export function parseProfile(text: string, base: FaultProfile = defaultFaultProf
   for (const part of text.split(',')) {
     const [kind, value] = part.split('=');
     if (kind === undefined || !faultKinds.includes(kind as FaultKind)) {
-      throw new RangeError(`unknown fault ${String(kind)}: expected one of ${faultKinds.join(', ')}`);
+      throw new RangeError(
+        `unknown fault ${String(kind)}: expected one of ${faultKinds.join(', ')}`,
+      );
     }
     const p = Number(value);
     if (value === undefined || value.trim() === '' || !(p >= 0 && p <= 1)) {
-      throw new RangeError(`fault ${kind}: expected a probability from 0 to 1, got ${String(value)}`);
+      throw new RangeError(
+        `fault ${kind}: expected a probability from 0 to 1, got ${String(value)}`,
+      );
     }
     profile[kind] = p;
   }

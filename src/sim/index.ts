@@ -21,6 +21,7 @@ export { InvariantViolation } from './invariants.js';
 export { KvWorkload, type KvWorkloadOptions } from './kv-workload.js';
 export { SimRandom } from './random.js';
 export { Actor, Scheduler } from './scheduler.js';
+export { type ShrinkOptions, type Shrunk, shrink } from './shrink.js';
 export {
   DEFAULT_DURATION_MS,
   DEFAULT_LIVENESS_MS,
@@ -30,4 +31,9 @@ export {
   type SimulationOptions,
   simulate,
 } from './simulation.js';
-export { nextTarget, type Workload, type WorkloadContext, type WorkloadVerdict } from './workload.js';
+export {
+  nextTarget,
+  type Workload,
+  type WorkloadContext,
+  type WorkloadVerdict,
+} from './workload.js';

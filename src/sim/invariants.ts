@@ -85,7 +85,10 @@ export class Invariants {
     const key = `${m.from}\u0000${m.term}`;
     const before = this.#votes.get(key);
     if (before !== undefined && before !== m.to) {
-      this.#fail('one vote per term', `${m.from} voted for ${before} and for ${m.to} in term ${m.term}`);
+      this.#fail(
+        'one vote per term',
+        `${m.from} voted for ${before} and for ${m.to} in term ${m.term}`,
+      );
       return;
     }
     this.#votes.set(key, m.to);
@@ -128,7 +131,8 @@ export class Invariants {
 
   /** A node's commit index went from `floor` to `commit`. */
   commitMoved(id: NodeId, floor: number, commit: number): void {
-    if (commit < floor) this.#fail('commit monotonic', `${id}'s commit went back from ${floor} to ${commit}`);
+    if (commit < floor)
+      this.#fail('commit monotonic', `${id}'s commit went back from ${floor} to ${commit}`);
   }
 }
 

@@ -8,13 +8,30 @@
  * linearizable reads (ReadIndex) on whichever node the client talks to. The history is
  * checked for linearizability per key.
  */
-import { checkLinearizable, type HistoryOperation, type KvInput, type KvOutput, kvModel } from '../check/index.js';
+import {
+  checkLinearizable,
+  type HistoryOperation,
+  type KvInput,
+  type KvOutput,
+  kvModel,
+} from '../check/index.js';
 import { NotLeaderError } from '../core/index.js';
-import { encodeKvCommand, type KvCommand, type KvResult, KvStore, type SessionRef } from '../kv/index.js';
+import {
+  encodeKvCommand,
+  type KvCommand,
+  type KvResult,
+  KvStore,
+  type SessionRef,
+} from '../kv/index.js';
 import type { SimNode } from './cluster.js';
 import type { SimRandom } from './random.js';
 import { Actor } from './scheduler.js';
-import { nextTarget, type Workload, type WorkloadContext, type WorkloadVerdict } from './workload.js';
+import {
+  nextTarget,
+  type Workload,
+  type WorkloadContext,
+  type WorkloadVerdict,
+} from './workload.js';
 
 export interface KvWorkloadOptions {
   /** Default 5. */
@@ -67,7 +84,10 @@ export class KvWorkload implements Workload<KvStore> {
   check(): WorkloadVerdict {
     const v = checkLinearizable(this.history, kvModel);
     if (v.linearizable === true) {
-      return { ok: true, detail: `${this.history.length} operations linearizable (${v.partitions} keys)` };
+      return {
+        ok: true,
+        detail: `${this.history.length} operations linearizable (${v.partitions} keys)`,
+      };
     }
     if (v.linearizable === 'unknown') {
       return { ok: 'unknown', detail: `the checker gave up after ${v.steps} steps` };
@@ -134,15 +154,24 @@ class KvClient {
     if (dice < 40) return { key, op: 'get' };
     if (dice < 70) return { key, op: 'put', value };
     if (dice < 75) return { key, op: 'del' };
-    const expected = r.chance(0.8) ? (this.#seen.get(key) ?? null) : `${r.int(this.#process + 1)}.${r.int(this.#written)}`;
+    const expected = r.chance(0.8)
+      ? (this.#seen.get(key) ?? null)
+      : `${r.int(this.#process + 1)}.${r.int(this.#written)}`;
     return { key, op: 'cas', expected, value: r.chance(0.1) ? null : value };
   }
 
   async #register(): Promise<void> {
     const s = this.#w.settings;
     const command = encodeKvCommand({ op: 'register', at: Math.floor(this.#ctx.scheduler.now) });
-    const result = await this.#attempts((node) => node.propose(command, { timeoutMs: s.attemptMs }));
-    if (result.ok && typeof result.value === 'object' && result.value !== null && 'client' in result.value) {
+    const result = await this.#attempts((node) =>
+      node.propose(command, { timeoutMs: s.attemptMs }),
+    );
+    if (
+      result.ok &&
+      typeof result.value === 'object' &&
+      result.value !== null &&
+      'client' in result.value
+    ) {
       this.#session = (result.value as { client: number }).client;
       this.#seq = 0;
       s.counts.sessions++;
@@ -166,14 +195,25 @@ class KvClient {
       this.#record(input, call, r.value);
       return;
     }
-    const session: SessionRef = { client: this.#session as number, seq: ++this.#seq, ack: this.#seq };
+    const session: SessionRef = {
+      client: this.#session as number,
+      seq: ++this.#seq,
+      ack: this.#seq,
+    };
     const at = Math.floor(this.#ctx.scheduler.now);
     const command: KvCommand =
       input.op === 'put'
         ? { op: 'put', key: input.key, value: input.value, session, at }
         : input.op === 'del'
           ? { op: 'del', key: input.key, session, at }
-          : { op: 'cas', key: input.key, expected: input.expected, value: input.value, session, at };
+          : {
+              op: 'cas',
+              key: input.key,
+              expected: input.expected,
+              value: input.value,
+              session,
+              at,
+            };
     const bytes = encodeKvCommand(command);
     const r = await this.#attempts((node) => node.propose(bytes, { timeoutMs: s.attemptMs }));
     const result = r.ok ? (r.value as KvResult) : null;
@@ -215,7 +255,12 @@ class KvClient {
       const left = deadline - this.#ctx.scheduler.now;
       if (left <= 0) return { ok: false };
       s.counts.attempts++;
-      const reply = await cluster.request(this.#actor, this.#target, fn, Math.min(s.attemptMs + 50, left));
+      const reply = await cluster.request(
+        this.#actor,
+        this.#target,
+        fn,
+        Math.min(s.attemptMs + 50, left),
+      );
       if (reply.ok) return { ok: true, value: reply.value };
       const leader = reply.error instanceof NotLeaderError ? reply.error.leader : null;
       this.#target = nextTarget(cluster, this.#random, this.#target, leader);

@@ -16,7 +16,10 @@ export class Nemesis<S extends StateMachine> {
   readonly #network: SimNetwork;
   readonly #lossy = new Set<MessageFaults>();
   #healed = false;
-  readonly injected = Object.fromEntries(faultKinds.map((k) => [k, 0])) as Record<FaultKind, number>;
+  readonly injected = Object.fromEntries(faultKinds.map((k) => [k, 0])) as Record<
+    FaultKind,
+    number
+  >;
   skipped = 0;
 
   constructor(scheduler: Scheduler, cluster: SimCluster<S>, network: SimNetwork) {
@@ -49,6 +52,8 @@ export class Nemesis<S extends StateMachine> {
     switch (f.kind) {
       case 'crash':
         return f.nodes.map((i) => cluster.crash(i, f.downMs)).some(Boolean);
+      case 'crash-in-fsync':
+        return cluster.crashDuringSync(f.node, f.downMs);
       case 'crash-leader': {
         const leader = cluster.leader();
         return leader !== null && cluster.crash(leader, f.downMs);

@@ -106,7 +106,8 @@ export async function simulate<S extends StateMachine = StateMachine>(
   const positions = options.keep ?? drawn.map((_, i) => i);
   const schedule = positions.map((i) => {
     const f = drawn[i];
-    if (f === undefined) throw new RangeError(`fault ${i} is not in the schedule (${drawn.length} faults)`);
+    if (f === undefined)
+      throw new RangeError(`fault ${i} is not in the schedule (${drawn.length} faults)`);
     return f;
   });
   const nemesis = new Nemesis(scheduler, cluster, network);
@@ -251,7 +252,8 @@ function replayCommand(options: SimulationOptions<StateMachine>, drawn: number):
   }
   const profile = options.profile ?? defaultFaultProfile;
   const changed = faultKinds.filter((k) => profile[k] !== defaultFaultProfile[k]);
-  if (changed.length > 0) parts.push(`--faults ${changed.map((k) => `${k}=${profile[k]}`).join(',')}`);
+  if (changed.length > 0)
+    parts.push(`--faults ${changed.map((k) => `${k}=${profile[k]}`).join(',')}`);
   if (options.keep !== undefined && options.keep.length !== drawn) {
     parts.push(`--keep ${options.keep.length === 0 ? 'none' : options.keep.join(',')}`);
   }

@@ -1,0 +1,43 @@
+/**
+ * `npm run sim:planted [-- --seeds N]`: plants each known bug in turn (test/sim/planted.ts)
+ * and runs the simulator on seeds 1, 2, 3, ... (3 and 5 nodes in turn) until it fails, up to N
+ * seeds (default 200). Prints, per bug, the first seed that caught it and how the run failed;
+ * writes bench/results/planted.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { plantedBugs, plantedSimulator } from '../test/sim/planted.js';
+
+const arg = process.argv.indexOf('--seeds');
+const maxSeeds = arg >= 0 ? Number(process.argv[arg + 1]) : 200;
+const only = process.argv.indexOf('--bug');
+const bugs = only >= 0 ? plantedBugs.filter((b) => b.name === process.argv[only + 1]) : plantedBugs;
+
+const results: Record<string, unknown>[] = [];
+for (const bug of bugs) {
+  const simulate = await plantedSimulator(bug);
+  const started = Date.now();
+  let caught: Record<string, unknown> | null = null;
+  for (let seed = 1; seed <= maxSeeds && caught === null; seed++) {
+    const nodes = seed % 2 === 1 ? 3 : 5;
+    const r = await simulate({ seed, nodes });
+    if (!r.ok) {
+      caught = {
+        seed,
+        nodes,
+        seedsRun: seed,
+        kind: r.failure?.kind,
+        message: r.failure?.message.split('\n')[0],
+      };
+    }
+  }
+  const seconds = Math.round((Date.now() - started) / 100) / 10;
+  const row = { bug: bug.name, description: bug.description, caught, seconds };
+  results.push(row);
+  console.log(
+    caught === null
+      ? `${bug.name}: not caught in ${maxSeeds} seeds (${seconds} s)`
+      : `${bug.name}: caught by seed ${caught.seed} (${caught.nodes} nodes), ${caught.seedsRun} seeds run, ${seconds} s: ${caught.kind}: ${caught.message}`,
+  );
+}
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/planted.json', `${JSON.stringify(results, null, 2)}\n`);

@@ -1,0 +1,83 @@
+/**
+ * Known Raft bugs, planted one at a time in a copy of the sources (never in the build): each
+ * is a textual edit of one place in `src/`, applied to a copy under `.planted/<name>/`, whose
+ * simulator is then imported and run. An edit whose text is no longer found fails loudly, so
+ * the bugs follow the code as it changes.
+ */
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { SimResult, SimulationOptions } from '../../src/sim/index.js';
+
+export interface PlantedBug {
+  readonly name: string;
+  readonly description: string;
+  readonly file: string;
+  readonly find: string;
+  readonly replace: string;
+}
+
+export const plantedBugs: readonly PlantedBug[] = [
+  {
+    name: 'vote-before-persist',
+    description:
+      'a vote is sent before it is persisted (it goes out with the leader-only early messages)',
+    file: 'core/raft.ts',
+    find: "if (this.role === 'leader') this.messages.push(m);",
+    replace: "if (this.role === 'leader' || m.type === 'vote-response') this.messages.push(m);",
+  },
+  {
+    name: 'commit-previous-term',
+    description: "a leader commits an earlier term's entry by counting replicas (figure 8)",
+    file: 'core/log.ts',
+    find: 'if (index > this.committed && this.term(index) === term) {',
+    replace: 'if (index > this.committed && this.term(index) !== undefined && term > 0) {',
+  },
+  {
+    name: 'read-without-readindex',
+    description: 'a leader answers reads with its commit index, without a quorum round',
+    file: 'core/raft.ts',
+    find: `      this.reads.enqueue({ from: this.id, context });
+      return;`,
+    replace: `      this.readStates.push({ context, index: this.log.committed });
+      return;`,
+  },
+  {
+    name: 'truncate-acknowledged',
+    description: 'a follower cuts its log after every append, dropping entries it acknowledged',
+    file: 'core/log.ts',
+    find: 'const conflict = this.findConflict(entries);',
+    replace: 'const conflict = entries.length > 0 ? prevIndex + 1 : 0;',
+  },
+  {
+    name: 'backtrack-off-by-one',
+    description: "an off-by-one in the leader's use of the follower's conflict hint",
+    file: 'core/raft.ts',
+    find: 'this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;',
+    replace: 'this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index + 1 : m.hintIndex + 1;',
+  },
+];
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+type Simulate = (options: SimulationOptions) => Promise<SimResult>;
+
+/** The simulator of a copy of `src/` with `bug` planted. */
+export async function plantedSimulator(bug: PlantedBug): Promise<Simulate> {
+  const copy = join(root, '.planted', bug.name);
+  rmSync(copy, { recursive: true, force: true });
+  cpSync(join(root, 'src'), join(copy, 'src'), { recursive: true });
+  const file = join(copy, 'src', bug.file);
+  const text = readFileSync(file, 'utf8');
+  const at = text.indexOf(bug.find);
+  if (at < 0 || text.indexOf(bug.find, at + 1) >= 0) {
+    throw new Error(
+      `${bug.name}: the text to replace is not found exactly once in src/${bug.file}`,
+    );
+  }
+  writeFileSync(file, text.replace(bug.find, bug.replace));
+  const entry = join(copy, 'src', 'sim', 'index.ts');
+  if (!existsSync(entry)) throw new Error(`${entry} missing`);
+  const sim = (await import(pathToFileURL(entry).href)) as { simulate: Simulate };
+  return sim.simulate;
+}

@@ -1,0 +1,155 @@
+/**
+ * The simulator's own parts: virtual time runs events in order, a paused actor's events wait
+ * (its clock stopped), a dead actor's never run; a drifting clock; the same seed draws the same
+ * schedule; the invariants catch each kind of violation they are fed.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Entry } from '../../src/core/index.js';
+import { MemoryStorage } from '../../src/core/index.js';
+import { SimClock } from '../../src/sim/clock.js';
+import {
+  Actor,
+  defaultFaultProfile,
+  drawSchedule,
+  parseProfile,
+  Scheduler,
+  SimRandom,
+} from '../../src/sim/index.js';
+import { Invariants } from '../../src/sim/invariants.js';
+
+async function runAll(s: Scheduler, until = 1e9): Promise<void> {
+  while (await s.step(until)) {}
+}
+
+test('events run in time order, ties in the order they were queued', async () => {
+  const s = new Scheduler();
+  const seen: string[] = [];
+  s.at(5, null, () => seen.push('b'));
+  s.at(1, null, () => seen.push('a'));
+  s.at(5, null, () => seen.push('c'));
+  s.at(3, null, () => s.after(2, null, () => seen.push('d')));
+  await runAll(s);
+  assert.deepEqual(seen, ['a', 'b', 'c', 'd']);
+  assert.equal(s.now, 5);
+});
+
+test('promises set off by an event settle before the next event', async () => {
+  const s = new Scheduler();
+  const seen: string[] = [];
+  s.at(1, null, () => {
+    void Promise.resolve()
+      .then(() => Promise.resolve())
+      .then(() => seen.push('chain'));
+  });
+  s.at(1, null, () => seen.push('next'));
+  await runAll(s);
+  assert.deepEqual(seen, ['chain', 'next']);
+});
+
+test("a paused actor's events wait with their remaining delay; a dead actor's never run", async () => {
+  const s = new Scheduler();
+  const a = new Actor('a');
+  const b = new Actor('b');
+  const seen: [string, number][] = [];
+  s.at(10, a, () => seen.push(['a', s.now]));
+  s.at(10, b, () => seen.push(['b', s.now]));
+  s.at(2, null, () => s.pause(a));
+  s.at(4, null, () => s.kill(b));
+  s.at(50, null, () => s.resume(a));
+  await runAll(s);
+  // a was due 8 ms after its pause; it runs 8 ms after the resume.
+  assert.deepEqual(seen, [['a', 58]]);
+  assert.equal(a.pausedTotal, 48);
+});
+
+test('a node clock drifts at its rate and stops while its actor is paused', async () => {
+  const s = new Scheduler();
+  const actor = new Actor('n');
+  const clock = new SimClock(s, actor, 1000);
+  clock.setRate(2);
+  s.at(10, null, () => s.pause(actor));
+  s.at(30, null, () => s.resume(actor));
+  let fired = -1;
+  clock.setTimer(40, () => {
+    fired = s.now;
+  });
+  await runAll(s, 15);
+  assert.equal(clock.now(), 1000 + 2 * 10);
+  await runAll(s);
+  // 40 local ms at rate 2 are 20 virtual ms, shifted by the 20 ms pause.
+  assert.equal(fired, 40);
+});
+
+test('a seed draws the same schedule; profiles parse and refuse nonsense', () => {
+  const a = drawSchedule(new SimRandom(9), defaultFaultProfile, 5, 20_000);
+  const b = drawSchedule(new SimRandom(9), defaultFaultProfile, 5, 20_000);
+  assert.deepEqual(a, b);
+  assert.ok(a.length > 5);
+  assert.notDeepEqual(drawSchedule(new SimRandom(10), defaultFaultProfile, 5, 20_000), a);
+  assert.equal(parseProfile('crash=0.5').crash, 0.5);
+  assert.equal(parseProfile('none').lossy, 0);
+  assert.throws(() => parseProfile('crash=2'), /probability/);
+  assert.throws(() => parseProfile('meteor=0.1'), /unknown fault meteor/);
+});
+
+const entry = (index: number, term: number, text = `${index}`): Entry => ({
+  index,
+  term,
+  kind: 'normal',
+  data: new TextEncoder().encode(text),
+});
+
+test('the invariants catch each violation they are shown', () => {
+  const two = new Invariants();
+  two.leaderElected('a', 3, new MemoryStorage());
+  two.leaderElected('b', 3, new MemoryStorage());
+  assert.match(two.violation?.message ?? '', /election safety: a and b both lead term 3/);
+
+  const votes = new Invariants();
+  const vote = { type: 'vote-response', term: 4, preVote: false, granted: true } as const;
+  votes.sent({ ...vote, from: 'a', to: 'b' });
+  votes.sent({ ...vote, from: 'a', to: 'b' });
+  assert.equal(votes.violation, null);
+  votes.sent({ ...vote, from: 'a', to: 'c' });
+  assert.match(
+    votes.violation?.message ?? '',
+    /one vote per term: a voted for b and for c in term 4/,
+  );
+
+  const logs = new Invariants();
+  logs.written('a', [entry(1, 1), entry(2, 1)], 0);
+  logs.written('b', [entry(2, 1)], 1);
+  assert.equal(logs.violation, null);
+  logs.written('c', [entry(2, 1, 'other')], 1);
+  assert.match(
+    logs.violation?.message ?? '',
+    /log matching: a and c hold different commands at index 2/,
+  );
+  const history = new Invariants();
+  history.written('a', [entry(3, 2)], 1);
+  history.written('b', [entry(3, 2)], 2);
+  assert.match(history.violation?.message ?? '', /different histories/);
+
+  const applied = new Invariants();
+  applied.applied('a', 5, 2, new Uint8Array([1]));
+  applied.applied('b', 5, 2, new Uint8Array([1]));
+  assert.equal(applied.violation, null);
+  applied.applied('c', 5, 3, new Uint8Array([1]));
+  assert.match(applied.violation?.message ?? '', /state machine safety/);
+
+  const completeness = new Invariants();
+  completeness.applied('a', 1, 1, new Uint8Array([1]));
+  const log = new MemoryStorage({ entries: [entry(1, 2)] });
+  completeness.leaderElected('b', 3, log);
+  assert.match(
+    completeness.violation?.message ?? '',
+    /leader completeness: b leads term 3 without entry 1/,
+  );
+
+  const commit = new Invariants();
+  commit.commitMoved('a', 4, 4);
+  assert.equal(commit.violation, null);
+  commit.commitMoved('a', 4, 3);
+  assert.match(commit.violation?.message ?? '', /commit monotonic/);
+});
