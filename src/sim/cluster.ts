@@ -64,7 +64,16 @@ class ObservedStorage implements DurableStorage {
   durableIndex(): number {
     return this.#inner.durableIndex();
   }
+  /** Called (once) when a save records a new vote: power lost while the vote is written. */
+  onVote: (() => void) | null = null;
+
   save(update: StorageUpdate): Promise<void> {
+    const vote = update.hardState?.vote;
+    if (this.onVote !== null && vote != null && vote !== this.#inner.hardState().vote) {
+      const crash = this.onVote;
+      this.onVote = null;
+      queueMicrotask(crash);
+    }
     const first = update.entries[0];
     if (first !== undefined) {
       const prevTerm = first.index === 1 ? 0 : this.#inner.term(first.index - 1);
@@ -83,7 +92,7 @@ interface Life<S extends StateMachine> {
   readonly clock: SimClock;
   readonly transport: SimTransport;
   node: SimNode<S> | null;
-  storage: DurableStorage | null;
+  storage: ObservedStorage | null;
   /** Ended by a crash: whatever it still does is a ghost's. */
   crashed: boolean;
   stopping: boolean;
@@ -316,6 +325,17 @@ export class SimCluster<S extends StateMachine> {
     return true;
   }
 
+  /** Power loss on node `i` while it writes the next vote it grants (or casts for itself). */
+  crashDuringVote(i: number, downMs: number): boolean {
+    const slot = this.#slots[i];
+    const life = slot?.life;
+    if (slot === undefined || life?.storage == null) return false;
+    life.storage.onVote = () => {
+      if (slot.life === life) this.crash(i, downMs);
+    };
+    return true;
+  }
+
   slowDisk(i: number, ms: number): void {
     const slot = this.#slots[i];
     if (slot !== undefined)
@@ -334,6 +354,7 @@ export class SimCluster<S extends StateMachine> {
     for (const slot of this.#slots) {
       slot.disk.slowUntil = 0;
       slot.disk.onSync = null;
+      if (slot.life?.storage != null) slot.life.storage.onVote = null;
       if (slot.life !== null) this.#o.scheduler.resume(slot.life.actor);
       else if (slot.reboot !== null) {
         slot.reboot.cancel();

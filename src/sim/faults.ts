@@ -15,6 +15,8 @@ export type FaultAction =
   | { readonly kind: 'crash'; readonly nodes: readonly number[]; readonly downMs: number }
   /** Power loss on this node in the middle of its next fsync. */
   | { readonly kind: 'crash-in-fsync'; readonly node: number; readonly downMs: number }
+  /** Power loss on this node while it writes the next vote it grants or casts. */
+  | { readonly kind: 'crash-in-vote'; readonly node: number; readonly downMs: number }
   /** Power loss on whichever node leads at that moment. */
   | { readonly kind: 'crash-leader'; readonly downMs: number }
   /** A clean stop and start (nothing lost): the disk keeps even what was not synced. */
@@ -51,6 +53,7 @@ export type FaultKind = FaultAction['kind'];
 export const faultKinds: readonly FaultKind[] = [
   'crash',
   'crash-in-fsync',
+  'crash-in-vote',
   'crash-leader',
   'restart',
   'pause',
@@ -70,6 +73,7 @@ export type FaultProfile = Readonly<Record<FaultKind, number>>;
 export const defaultFaultProfile: FaultProfile = {
   crash: 0.05,
   'crash-in-fsync': 0.05,
+  'crash-in-vote': 0.05,
   'crash-leader': 0.05,
   restart: 0.03,
   pause: 0.05,
@@ -112,6 +116,7 @@ export function drawSchedule(
           break;
         }
         case 'crash-in-fsync':
+        case 'crash-in-vote':
           action = { kind, node, downMs: span(100, 4000) };
           break;
         case 'crash-leader':

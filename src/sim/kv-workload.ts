@@ -183,6 +183,8 @@ class KvClient {
     s.counts.operations++;
     const call = this.#ctx.scheduler.now;
     if (input.op === 'get') {
+      // Reads are spread, as behind a load balancer: any node must answer them correctly.
+      if (this.#random.chance(0.3)) this.#target = this.#random.int(this.#ctx.cluster.size);
       const r = await this.#attempts((node) =>
         node.read((sm) => sm.inner.get(input.key)?.value ?? null, { timeoutMs: s.attemptMs }),
       );

@@ -54,6 +54,8 @@ export class Nemesis<S extends StateMachine> {
         return f.nodes.map((i) => cluster.crash(i, f.downMs)).some(Boolean);
       case 'crash-in-fsync':
         return cluster.crashDuringSync(f.node, f.downMs);
+      case 'crash-in-vote':
+        return cluster.crashDuringVote(f.node, f.downMs);
       case 'crash-leader': {
         const leader = cluster.leader();
         return leader !== null && cluster.crash(leader, f.downMs);

@@ -1,0 +1,15 @@
+/**
+ * The simulator on five nodes: a fixed range of seeds (see seeds-3.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { faultKinds } from '../../src/sim/index.js';
+import { runSeeds, seedRange, totalInjected } from './support.js';
+
+const SEEDS_5 = 35;
+
+test(`seeds 1001 to ${1000 + SEEDS_5} on five nodes`, async () => {
+  const results = await runSeeds(seedRange(1001, SEEDS_5, 5));
+  const injected = totalInjected(results);
+  for (const k of faultKinds) assert.ok(injected[k] > 0, `no ${k} fault was injected`);
+});
