@@ -56,6 +56,13 @@ export const plantedBugs: readonly PlantedBug[] = [
     find: 'this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;',
     replace: 'this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index + 1 : m.hintIndex + 1;',
   },
+  {
+    name: 'append-without-prev-check',
+    description: "a follower appends without checking the entry before the leader's entries",
+    file: 'core/log.ts',
+    find: 'if (!this.matchTerm(prevIndex, prevTerm)) return undefined;',
+    replace: 'if (prevIndex > this.lastIndex()) return undefined;',
+  },
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
