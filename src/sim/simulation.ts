@@ -144,7 +144,7 @@ export async function simulate<S extends StateMachine = StateMachine>(
   nemesis.plan(schedule);
   let stopping = false;
   let clientsDone = false;
-  const clients = workload
+  void workload
     .run({ cluster, scheduler, random: root.fork('workload'), stopping: () => stopping })
     .finally(() => {
       clientsDone = true;
@@ -176,7 +176,6 @@ export async function simulate<S extends StateMachine = StateMachine>(
     if (v.ok === false) fail('linearizability', v.detail);
     else if (v.ok === 'unknown') fail('checker', v.detail);
   }
-  void clients;
   const injected = { ...nemesis.injected };
   return {
     seed: options.seed,
