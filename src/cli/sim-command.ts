@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import {
   DEFAULT_DURATION_MS,
   describeFault,
+  describeTuning,
   type FaultKind,
   type FaultProfile,
   faultKinds,
@@ -132,6 +133,7 @@ async function runSims(
     for (const k of faultKinds) injected[k] += result.injected[k];
     output.out(`${summary(result, Date.now() - t0)}\n`);
     if (flags.verbose === true) {
+      output.out(`    settings: ${describeTuning(result.tuning)}\n`);
       for (const f of result.schedule) output.out(`    ${describeFault(f)}\n`);
     }
     if (result.ok) continue;
@@ -168,6 +170,7 @@ function failureReport(r: SimResult): string {
   const f = r.failure;
   if (f === null) return '';
   const lines = [
+    `  settings: ${describeTuning(r.tuning)}`,
     `  ${f.kind} failure at ${(f.atMs / 1000).toFixed(3)} s: ${f.message.split('\n').join('\n    ')}`,
   ];
   lines.push(`  replay: ${r.replay}`);

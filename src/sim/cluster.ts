@@ -10,10 +10,11 @@ import { type Clock, RaftNode, type StateMachine } from '../node/index.js';
 import { type DurableStorage, FileStorage, type StorageUpdate } from '../storage/index.js';
 import { SimClock } from './clock.js';
 import { SimDisk } from './disk.js';
-import type { Invariants } from './invariants.js';
+import type { Invariants, LogView } from './invariants.js';
 import type { SimNetwork, SimTransport } from './network.js';
 import type { SimRandom } from './random.js';
 import { Actor, type EventHandle, type Scheduler } from './scheduler.js';
+import type { SimTuning } from './tuning.js';
 
 /** The user's state machine, and the cluster's watch on what it applies. */
 export class Observed<S extends StateMachine> implements StateMachine {
@@ -36,11 +37,11 @@ export type SimNode<S extends StateMachine> = RaftNode<Observed<S>>;
 /** The storage a node runs on, with every write shown to the invariants first. */
 class ObservedStorage implements DurableStorage {
   readonly #inner: DurableStorage;
-  readonly #onWrite: (entries: readonly Entry[], prevTerm: number) => void;
+  readonly #onWrite: (term: number, entries: readonly Entry[], prevTerm: number) => void;
 
   constructor(
     inner: DurableStorage,
-    onWrite: (entries: readonly Entry[], prevTerm: number) => void,
+    onWrite: (term: number, entries: readonly Entry[], prevTerm: number) => void,
   ) {
     this.#inner = inner;
     this.#onWrite = onWrite;
@@ -77,7 +78,8 @@ class ObservedStorage implements DurableStorage {
     const first = update.entries[0];
     if (first !== undefined) {
       const prevTerm = first.index === 1 ? 0 : this.#inner.term(first.index - 1);
-      if (prevTerm !== undefined) this.#onWrite(update.entries, prevTerm);
+      const term = update.hardState?.term ?? this.#inner.hardState().term;
+      if (prevTerm !== undefined) this.#onWrite(term, update.entries, prevTerm);
     }
     return this.#inner.save(update);
   }
@@ -107,7 +109,7 @@ interface Slot<S extends StateMachine> {
   /** A scheduled start, while the node is down. */
   reboot: EventHandle | null;
   rate: number;
-  /** The highest commit index seen on this disk since it last lost unsynced data. */
+  /** The highest commit index seen in the current life (a new life may start lower). */
   commitFloor: number;
 }
 
@@ -118,8 +120,7 @@ export interface ClusterOptions<S extends StateMachine> {
   readonly invariants: Invariants;
   readonly size: number;
   readonly createStateMachine: () => S;
-  readonly heartbeatMs: number;
-  readonly electionMs: number;
+  readonly tuning: SimTuning;
 }
 
 export interface ClusterStats {
@@ -228,14 +229,16 @@ export class SimCluster<S extends StateMachine> {
         logger: { warn: () => this.stats.tornTails++ },
       });
       if (!actor.alive) return;
-      const storage = new ObservedStorage(file, (entries, prevTerm) =>
-        invariants.written(slot.id, entries, prevTerm),
+      const storage = new ObservedStorage(file, (term, entries, prevTerm) =>
+        invariants.written(slot.id, term, entries, prevTerm),
       );
       life.storage = storage;
       const stateMachine = new Observed(this.#o.createStateMachine(), (index, command) => {
         if (life.crashed) return;
         const term = storage.term(index);
-        if (term !== undefined) invariants.applied(slot.id, index, term, command);
+        if (term !== undefined) {
+          invariants.applied(slot.id, index, term, command, storage.hardState().term);
+        }
       });
       const node = new RaftNode({
         id: slot.id,
@@ -245,10 +248,16 @@ export class SimCluster<S extends StateMachine> {
         stateMachine,
         clock: life.clock as Clock,
         random: nodeRandom,
-        heartbeatMs: this.#o.heartbeatMs,
-        electionMs: this.#o.electionMs,
+        heartbeatMs: this.#o.tuning.heartbeatMs,
+        electionMs: this.#o.tuning.electionMs,
+        raft: this.#o.tuning.raft,
       });
       node.on('role', (role, term) => {
+        if (role === 'leader' && !life.crashed && this.onNextLeader !== null) {
+          const armed = this.onNextLeader;
+          this.onNextLeader = null;
+          armed(slot.index);
+        }
         if (role === 'leader' && !life.crashed) invariants.leaderElected(slot.id, term, storage);
       });
       node.on('stopped', (reason) => {
@@ -264,6 +273,12 @@ export class SimCluster<S extends StateMachine> {
       if (!life.crashed) this.failure ??= new Error(`${slot.id} failed to start: ${String(e)}`);
     });
   }
+
+  /**
+   * Called once, as the next node wins an election, before anything it sends as leader
+   * leaves (the node reports its new role before it sends the first messages of that role).
+   */
+  onNextLeader: ((i: number) => void) | null = null;
 
   /** Power loss on node `i`: its life ends now, and its disk keeps only what was synced. */
   crash(i: number, downMs: number): boolean {
@@ -293,6 +308,8 @@ export class SimCluster<S extends StateMachine> {
         if (life.crashed) return;
         this.#o.scheduler.kill(life.actor);
         slot.life = null;
+        // The commit index is written behind the apply: the next life may start from an older one.
+        slot.commitFloor = 0;
         this.#scheduleBoot(slot, downMs);
       },
       () => {},
@@ -363,9 +380,22 @@ export class SimCluster<S extends StateMachine> {
     }
   }
 
-  /** Commit never moves back on a disk that lost nothing. */
+  /** The checks on the cluster as a whole, after every event. */
   checkStep(): void {
-    for (const slot of this.#slots) this.#watchCommit(slot);
+    const logs: LogView[] = [];
+    for (const slot of this.#slots) {
+      this.#watchCommit(slot);
+      const storage = slot.life?.storage;
+      if (storage == null || slot.life?.node?.running !== true) continue;
+      const lastIndex = storage.lastIndex();
+      logs.push({
+        id: slot.id,
+        lastIndex,
+        lastTerm: storage.term(lastIndex) ?? 0,
+        term: (index) => storage.term(index),
+      });
+    }
+    this.#o.invariants.checkElectable(logs, this.size);
   }
 
   #watchCommit(slot: Slot<S>): void {

@@ -27,6 +27,11 @@ export type FaultAction =
   | { readonly kind: 'partition'; readonly side: readonly number[]; readonly ms: number }
   /** The node leading at that moment cut off from the others. */
   | { readonly kind: 'isolate-leader'; readonly ms: number }
+  /**
+   * The next node to win an election cut off from the others as it wins, before anything it
+   * sends as leader leaves: a leader whose first entries reach no one (Raft paper, figure 8).
+   */
+  | { readonly kind: 'isolate-new-leader'; readonly ms: number }
   /** Links from `from` to `to` cut in that direction only. */
   | {
       readonly kind: 'one-way';
@@ -59,6 +64,7 @@ export const faultKinds: readonly FaultKind[] = [
   'pause',
   'partition',
   'isolate-leader',
+  'isolate-new-leader',
   'one-way',
   'lossy',
   'slow-disk',
@@ -79,6 +85,7 @@ export const defaultFaultProfile: FaultProfile = {
   pause: 0.05,
   partition: 0.06,
   'isolate-leader': 0.05,
+  'isolate-new-leader': 0.05,
   'one-way': 0.03,
   lossy: 0.08,
   'slow-disk': 0.05,
@@ -134,6 +141,7 @@ export function drawSchedule(
           break;
         }
         case 'isolate-leader':
+        case 'isolate-new-leader':
           action = { kind, ms: span(300, 5000) };
           break;
         case 'one-way': {

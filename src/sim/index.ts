@@ -31,6 +31,7 @@ export {
   type SimulationOptions,
   simulate,
 } from './simulation.js';
+export { defaultTuning, describeTuning, drawTuning, type SimTuning } from './tuning.js';
 export {
   nextTarget,
   type Workload,

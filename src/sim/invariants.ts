@@ -3,18 +3,37 @@
  * What must hold at every step of every run, whatever the faults (Raft paper, figure 3):
  *
  * - election safety: at most one leader per term;
- * - one vote per node per term, across restarts (what a vote not persisted breaks);
+ * - one vote per node per term, across restarts (what a vote not persisted breaks), counting
+ *   the vote a candidate casts for itself;
+ * - entries a follower acknowledged stay in its log while its term lasts: the leader counted
+ *   them towards a commit, so cutting them would let a committed entry fall below a quorum;
  * - log matching: two entries with the same index and term hold the same command and follow
  *   the same history. Checked as entries are written: an (index, term) pair always carries
  *   the same bytes and the same previous term, which by induction makes the logs agree on
  *   every earlier entry;
- * - leader completeness: a new leader's log holds every entry applied anywhere;
+ * - leader completeness: a new leader's log holds every entry committed in an earlier term.
+ *   An entry's commit term is not observed, but it is at most the term of any node that
+ *   applies it (that node heard of the commit from a leader of that term or an earlier one),
+ *   so each applied entry is required of leaders from the lowest such term on. A leader of an
+ *   older term may win late (its votes delayed) and rightly lack it;
+ * - committed entries are safe: no node that lacks the latest applied entry has a log as up
+ *   to date as a majority's (it could win an election and overwrite the entry). This is what
+ *   the leader's commit rule buys, and it breaks the moment a leader commits wrongly, long
+ *   before a later election turns it into lost data;
  * - state machine safety: no two nodes apply different commands at one index;
- * - commit never moves back on a node, across clean restarts (a power loss may lose an
- *   unsynced commit index, which Raft allows).
+ * - commit never moves back on a node while it runs. (A restart may: the commit index is
+ *   recorded behind the apply, and a power loss may lose it, which Raft allows.)
  */
 import type { Entry, LogStorage, NodeId } from '../core/index.js';
 import type { WireMessage } from '../transport/index.js';
+
+/** What the invariants need to know of a node's log. */
+export interface LogView {
+  readonly id: NodeId;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  term(index: number): number | undefined;
+}
 
 export class InvariantViolation extends Error {
   readonly invariant: string;
@@ -36,6 +55,8 @@ interface Applied {
   readonly term: number;
   readonly hash: number;
   readonly by: NodeId;
+  /** The lowest term in which a node applied it: it was committed in that term or before. */
+  knownIn: number;
 }
 
 export class Invariants {
@@ -43,6 +64,9 @@ export class Invariants {
   readonly #votes = new Map<string, NodeId>();
   readonly #written = new Map<string, Written>();
   readonly #applied = new Map<number, Applied>();
+  #lastApplied = 0;
+  /** Per node, the highest index it acknowledged to a leader, and the term it did so in. */
+  readonly #acked = new Map<NodeId, { term: number; index: number }>();
   /** The first violation seen; the run stops at it. */
   violation: InvariantViolation | null = null;
 
@@ -67,6 +91,7 @@ export class Invariants {
     }
     this.#leaders.set(term, id);
     for (const [index, a] of this.#applied) {
+      if (a.knownIn > term) continue;
       const t = log.term(index);
       if (t !== a.term) {
         this.#fail(
@@ -79,23 +104,54 @@ export class Invariants {
     }
   }
 
-  /** A message left a node: a granted vote is a promise for the whole term. */
+  /**
+   * A message left a node. A granted vote, or a candidate's request (it voted for itself), is
+   * a promise for the whole term; a successful append response is a promise to keep entries.
+   */
   sent(m: WireMessage): void {
-    if (m.type !== 'vote-response' || !m.granted || m.preVote) return;
+    if (m.type === 'append-response' && m.success) {
+      const acked = this.#acked.get(m.from);
+      if (
+        acked === undefined ||
+        acked.term < m.term ||
+        (acked.term === m.term && acked.index < m.index)
+      ) {
+        this.#acked.set(m.from, { term: m.term, index: m.index });
+      }
+      return;
+    }
+    let votedFor: NodeId;
+    if (m.type === 'vote-response' && m.granted && !m.preVote) votedFor = m.to;
+    else if (m.type === 'vote' && !m.preVote) votedFor = m.from;
+    else return;
     const key = `${m.from}\u0000${m.term}`;
     const before = this.#votes.get(key);
-    if (before !== undefined && before !== m.to) {
+    if (before !== undefined && before !== votedFor) {
       this.#fail(
         'one vote per term',
-        `${m.from} voted for ${before} and for ${m.to} in term ${m.term}`,
+        `${m.from} voted for ${before} and for ${votedFor} in term ${m.term}`,
       );
       return;
     }
-    this.#votes.set(key, m.to);
+    this.#votes.set(key, votedFor);
   }
 
-  /** `id` writes `entries` to its log, following an entry of term `prevTerm`. */
-  written(id: NodeId, entries: readonly Entry[], prevTerm: number): void {
+  /** `id`, in `term`, writes `entries` to its log (cutting what followed), after an entry of term `prevTerm`. */
+  written(id: NodeId, term: number, entries: readonly Entry[], prevTerm: number): void {
+    const last = entries[entries.length - 1];
+    const acked = this.#acked.get(id);
+    if (
+      last !== undefined &&
+      acked !== undefined &&
+      acked.term === term &&
+      last.index < acked.index
+    ) {
+      this.#fail(
+        'acknowledged entries kept',
+        `${id} acknowledged its log up to ${acked.index} in term ${term}, then cut it back to ${last.index}`,
+      );
+      return;
+    }
     let prev = prevTerm;
     for (const e of entries) {
       const key = `${e.index}:${e.term}`;
@@ -115,17 +171,44 @@ export class Invariants {
     }
   }
 
-  /** `id` applied the entry at `index`, of `term`. */
-  applied(id: NodeId, index: number, term: number, data: Uint8Array): void {
+  /** `id`, in term `nodeTerm`, applied the entry at `index`, of `term`. */
+  applied(id: NodeId, index: number, term: number, data: Uint8Array, nodeTerm: number): void {
     const hash = bytesHash(data);
     const before = this.#applied.get(index);
-    if (before === undefined) this.#applied.set(index, { term, hash, by: id });
-    else if (before.term !== term || before.hash !== hash) {
+    if (before === undefined) {
+      this.#applied.set(index, { term, hash, by: id, knownIn: nodeTerm });
+      if (index > this.#lastApplied) this.#lastApplied = index;
+    } else if (before.term !== term || before.hash !== hash) {
       this.#fail(
         'state machine safety',
         `${before.by} applied term ${before.term}'s command at index ${index}, ${id} term ${term}'s` +
           (before.term === term ? ' (a different command)' : ''),
       );
+    } else before.knownIn = Math.min(before.knownIn, nodeTerm);
+  }
+
+  /**
+   * Whether a node lacking the latest applied entry could be elected by the logs of a majority
+   * of the `size` nodes (`logs`: those running now).
+   */
+  checkElectable(logs: readonly LogView[], size: number): void {
+    const index = this.#lastApplied;
+    const entry = this.#applied.get(index);
+    if (entry === undefined) return;
+    for (const x of logs) {
+      if (x.term(index) === entry.term) continue;
+      const voters = logs.filter(
+        (y) => x.lastTerm > y.lastTerm || (x.lastTerm === y.lastTerm && x.lastIndex >= y.lastIndex),
+      );
+      if (voters.length > size / 2) {
+        this.#fail(
+          'committed entries safe',
+          `${x.id} lacks entry ${index} (term ${entry.term}, applied by ${entry.by}), yet its log ` +
+            `(last entry ${x.lastIndex}, term ${x.lastTerm}) is as up to date as those of ` +
+            `${voters.map((y) => y.id).join(', ')}: it could be elected and overwrite the entry`,
+        );
+        return;
+      }
     }
   }
 

@@ -2,7 +2,8 @@
  * @module
  * Carries out the fault schedule: each fault starts at its time and, when it lasts, ends on
  * its own. It counts the faults it injected by kind (a leader fault with no leader, or a
- * crash of a node already down, is skipped and not counted).
+ * crash of a node already down, is skipped and not counted). The faults that wait for a moment
+ * (crash-in-fsync, crash-in-vote, isolate-new-leader) count when armed.
  */
 import type { StateMachine } from '../node/index.js';
 import type { SimCluster } from './cluster.js';
@@ -42,6 +43,7 @@ export class Nemesis<S extends StateMachine> {
   /** Ends every fault: links restored, nodes resumed and restarted, disks fast. */
   heal(): void {
     this.#healed = true;
+    this.#cluster.onNextLeader = null;
     this.#lossy.clear();
     this.#network.healAll();
     this.#cluster.heal();
@@ -73,6 +75,11 @@ export class Nemesis<S extends StateMachine> {
         this.#cutBetween([leader], this.#others([leader]), f.ms, true);
         return true;
       }
+      case 'isolate-new-leader':
+        this.#cluster.onNextLeader = (leader) => {
+          if (!this.#healed) this.#cutBetween([leader], this.#others([leader]), f.ms, true);
+        };
+        return true;
       case 'one-way':
         this.#cutBetween(f.from, f.to, f.ms, false);
         return true;

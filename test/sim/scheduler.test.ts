@@ -16,7 +16,8 @@ import {
   Scheduler,
   SimRandom,
 } from '../../src/sim/index.js';
-import { Invariants } from '../../src/sim/invariants.js';
+import { Invariants, type LogView } from '../../src/sim/invariants.js';
+import { EventRateWatch } from '../../src/sim/livelock.js';
 
 async function runAll(s: Scheduler, until = 1e9): Promise<void> {
   while (await s.step(until)) {}
@@ -103,6 +104,46 @@ const entry = (index: number, term: number, text = `${index}`): Entry => ({
 /** Read through a function: an assertion that it was null must not narrow later reads. */
 const violationOf = (i: Invariants): string => i.violation?.message ?? '';
 
+test('a livelock is a rate over its bound for seconds in a row, not a burst', () => {
+  const burst = new EventRateWatch(100);
+  let executed = 0;
+  // One busy second (a follower catching up), then a quiet one, then another busy one.
+  for (const [second, events] of [
+    [0, 500],
+    [1, 10],
+    [2, 500],
+    [3, 500],
+  ] as const) {
+    for (let i = 0; i < events; i++) {
+      assert.equal(burst.observe(second * 1000 + i / events, executed++), null);
+    }
+  }
+  assert.equal(burst.peak, 499); // counted before each event runs
+  const busy = new EventRateWatch(100);
+  executed = 0;
+  let alarm: string | null = null;
+  for (let second = 0; second < 5 && alarm === null; second++) {
+    for (let i = 0; i < 200 && alarm === null; i++) {
+      alarm = busy.observe(second * 1000 + i, executed++);
+    }
+  }
+  assert.match(alarm ?? '', /more than 100 events in each of virtual seconds 0–2: a livelock/);
+  // A second far over the bound is enough.
+  const surge = new EventRateWatch(100);
+  executed = 0;
+  alarm = null;
+  for (let i = 0; i < 1000 && alarm === null; i++)
+    alarm = surge.observe(1500 + i / 1000, executed++);
+  assert.match(alarm ?? '', /more than 500 events in virtual second 1: a livelock/);
+  assert.equal(executed, 502);
+  // Seconds with no event in between break the run.
+  const gaps = new EventRateWatch(100);
+  executed = 0;
+  for (const second of [0, 1, 3, 4]) {
+    for (let i = 0; i < 200; i++) assert.equal(gaps.observe(second * 1000 + i, executed++), null);
+  }
+});
+
 test('the invariants catch each violation they are shown', () => {
   const two = new Invariants();
   two.leaderElected('a', 3, new MemoryStorage());
@@ -116,30 +157,82 @@ test('the invariants catch each violation they are shown', () => {
   assert.equal(votes.violation, null);
   votes.sent({ ...vote, from: 'a', to: 'c' });
   assert.match(violationOf(votes), /one vote per term: a voted for b and for c in term 4/);
+  // A candidate's request is its vote for itself.
+  const self = new Invariants();
+  self.sent({ ...vote, from: 'a', to: 'b' });
+  const request = { type: 'vote', from: 'a', lastIndex: 0, lastTerm: 0, transfer: false } as const;
+  self.sent({ ...request, term: 5, preVote: false, to: 'b' });
+  self.sent({ ...request, term: 4, preVote: true, to: 'b' });
+  assert.equal(self.violation, null);
+  self.sent({ ...request, term: 4, preVote: false, to: 'c' });
+  assert.match(violationOf(self), /one vote per term: a voted for b and for a in term 4/);
 
   const logs = new Invariants();
-  logs.written('a', [entry(1, 1), entry(2, 1)], 0);
-  logs.written('b', [entry(2, 1)], 1);
+  logs.written('a', 1, [entry(1, 1), entry(2, 1)], 0);
+  logs.written('b', 1, [entry(2, 1)], 1);
   assert.equal(logs.violation, null);
-  logs.written('c', [entry(2, 1, 'other')], 1);
+  logs.written('c', 1, [entry(2, 1, 'other')], 1);
   assert.match(violationOf(logs), /log matching: a and c hold different commands at index 2/);
   const history = new Invariants();
-  history.written('a', [entry(3, 2)], 1);
-  history.written('b', [entry(3, 2)], 2);
+  history.written('a', 2, [entry(3, 2)], 1);
+  history.written('b', 2, [entry(3, 2)], 2);
   assert.match(violationOf(history), /different histories/);
 
+  // Acknowledged entries may be replaced by a later term's leader, never cut in the same term.
+  const ack = { type: 'append-response', success: true, hintIndex: 0, hintTerm: 0 } as const;
+  const acked = new Invariants();
+  acked.written('b', 2, [entry(1, 2), entry(2, 2), entry(3, 2)], 0);
+  acked.sent({ ...ack, term: 2, from: 'b', to: 'a', index: 3 });
+  acked.sent({ ...ack, term: 2, from: 'b', to: 'a', index: 1 });
+  acked.written('b', 2, [entry(3, 2), entry(4, 2)], 2);
+  acked.written('b', 3, [entry(2, 3)], 2);
+  assert.equal(acked.violation, null);
+  acked.sent({ ...ack, term: 3, from: 'b', to: 'c', index: 2 });
+  acked.written('b', 3, [entry(2, 3)], 2);
+  assert.equal(acked.violation, null);
+  acked.written('b', 3, [entry(1, 2)], 0);
+  assert.match(
+    violationOf(acked),
+    /acknowledged entries kept: b acknowledged its log up to 2 in term 3, then cut it back to 1/,
+  );
+
   const applied = new Invariants();
-  applied.applied('a', 5, 2, new Uint8Array([1]));
-  applied.applied('b', 5, 2, new Uint8Array([1]));
+  applied.applied('a', 5, 2, new Uint8Array([1]), 2);
+  applied.applied('b', 5, 2, new Uint8Array([1]), 3);
   assert.equal(applied.violation, null);
-  applied.applied('c', 5, 3, new Uint8Array([1]));
+  applied.applied('c', 5, 3, new Uint8Array([1]), 3);
   assert.match(violationOf(applied), /state machine safety/);
 
   const completeness = new Invariants();
-  completeness.applied('a', 1, 1, new Uint8Array([1]));
+  completeness.applied('a', 1, 1, new Uint8Array([1]), 4);
+  completeness.applied('c', 1, 1, new Uint8Array([1]), 3);
   const log = new MemoryStorage({ entries: [entry(1, 2)] });
+  // A leader of an older term than any that knew the entry committed may lack it.
+  completeness.leaderElected('d', 2, log);
+  assert.equal(completeness.violation, null);
   completeness.leaderElected('b', 3, log);
   assert.match(violationOf(completeness), /leader completeness: b leads term 3 without entry 1/);
+
+  // Entry 2 of term 1 is applied: a node lacking it must not be electable by a majority.
+  const view = (id: string, terms: number[]): LogView => ({
+    id,
+    lastIndex: terms.length,
+    lastTerm: terms[terms.length - 1] ?? 0,
+    term: (index) => terms[index - 1],
+  });
+  const safe = new Invariants();
+  safe.applied('a', 2, 1, new Uint8Array([1]), 1);
+  // c lacks it, but a and b are more up to date (figure 8 once the entry is truly committed).
+  safe.checkElectable([view('a', [1, 1]), view('b', [1, 1]), view('c', [1])], 3);
+  // Of five, b and e (which hold it) are down: c and d lack it, but only they would vote for c.
+  safe.checkElectable([view('a', [1, 1]), view('c', [1]), view('d', [1])], 5);
+  assert.equal(safe.violation, null);
+  // A wrong commit: only a holds it, and c's later-term log would win every vote.
+  safe.checkElectable([view('a', [1, 1]), view('b', [1]), view('c', [1, 2])], 3);
+  assert.match(
+    violationOf(safe),
+    /committed entries safe: c lacks entry 2 \(term 1, applied by a\), yet its log \(last entry 2, term 2\) is as up to date as those of a, b, c/,
+  );
 
   const commit = new Invariants();
   commit.commitMoved('a', 4, 4);

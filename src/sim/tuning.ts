@@ -1,0 +1,54 @@
+/**
+ * @module
+ * The node settings of a run, drawn from its seed. Defaults alone leave whole paths of the
+ * protocol cold: with 1 MiB messages an entry always travels with the ones after it, with 256
+ * messages in flight a follower never waits for its leader, and with pre-vote on, candidates
+ * rarely compete in one term. So each run draws its own limits and timing, within what a user
+ * may set, and the same seed always draws the same.
+ */
+import type { RaftTuning } from '../node/index.js';
+import type { SimRandom } from './random.js';
+
+export interface SimTuning {
+  readonly heartbeatMs: number;
+  readonly electionMs: number;
+  readonly raft: Required<Pick<RaftTuning, 'preVote' | 'checkQuorum'>> & RaftTuning;
+}
+
+/** Node defaults: a heartbeat every 100 ms, elections after 1–2 s, pre-vote and check-quorum. */
+export const defaultTuning: SimTuning = {
+  heartbeatMs: 100,
+  electionMs: 1000,
+  raft: { preVote: true, checkQuorum: true },
+};
+
+/** Half the runs keep each default; the others take a value drawn from its range. */
+export function drawTuning(random: SimRandom): SimTuning {
+  const raft: { -readonly [K in keyof RaftTuning]: RaftTuning[K] } = {
+    preVote: !random.chance(0.3),
+    checkQuorum: !random.chance(0.3),
+  };
+  // Small messages: a few entries each, so a leader's entries reach a follower apart.
+  if (random.chance(0.5)) raft.maxAppendBytes = random.between(64, 1024);
+  // A short window: a follower in trouble holds its leader back.
+  if (random.chance(0.5)) raft.maxInflightMessages = random.between(1, 8);
+  const fast = random.chance(0.5);
+  const heartbeatMs = fast ? random.between(20, 100) : defaultTuning.heartbeatMs;
+  const electionMs = fast ? heartbeatMs * random.between(3, 10) : defaultTuning.electionMs;
+  return { heartbeatMs, electionMs, raft: raft as SimTuning['raft'] };
+}
+
+/** One line for reports: only what differs from the defaults. */
+export function describeTuning(t: SimTuning): string {
+  const parts: string[] = [];
+  if (t.heartbeatMs !== defaultTuning.heartbeatMs || t.electionMs !== defaultTuning.electionMs) {
+    parts.push(`heartbeat ${t.heartbeatMs} ms, election ${t.electionMs} ms`);
+  }
+  if (!t.raft.preVote) parts.push('no pre-vote');
+  if (!t.raft.checkQuorum) parts.push('no check-quorum');
+  if (t.raft.maxAppendBytes !== undefined) parts.push(`messages of ${t.raft.maxAppendBytes} B`);
+  if (t.raft.maxInflightMessages !== undefined) {
+    parts.push(`${t.raft.maxInflightMessages} in flight`);
+  }
+  return parts.length === 0 ? 'defaults' : parts.join(', ');
+}
