@@ -2,8 +2,9 @@
  * @module
  * The shrinker: given a failing run, finds a small subset of its fault schedule that still
  * fails the same way (delta debugging: drop halves, then quarters, and so on, keeping any
- * subset that still fails). Every trial is a whole run from the same seed with fewer faults,
- * so the result replays with `--keep`.
+ * subset that still fails), after dropping the faults due after the failure, which never ran.
+ * Every trial is a whole run from the same seed with fewer faults, so the result replays with
+ * `--keep`.
  */
 import type { StateMachine } from '../node/index.js';
 import { type SimResult, type SimulationOptions, simulate } from './simulation.js';
@@ -42,6 +43,10 @@ export async function shrink<S extends StateMachine>(
   };
   // No fault at all first: a failure without faults is the simplest of all.
   if (keep.length > 0 && (await fails([]))) return { result: best, runs };
+  // Faults due after the failure never ran: without them the run is the same one.
+  const atMs = failed.failure?.atMs ?? Number.POSITIVE_INFINITY;
+  const ran = keep.filter((_, i) => (failed.schedule[i]?.at ?? 0) <= atMs);
+  if (ran.length < keep.length && (await fails(ran))) keep = ran;
   let parts = 2;
   while (keep.length > 1 && runs < maxRuns) {
     const size = Math.ceil(keep.length / parts);

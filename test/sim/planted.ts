@@ -7,7 +7,7 @@
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { SimResult, SimulationOptions } from '../../src/sim/index.js';
+import type { ShrinkOptions, Shrunk, SimResult, SimulationOptions } from '../../src/sim/index.js';
 
 export interface PlantedBug {
   readonly name: string;
@@ -51,10 +51,11 @@ export const plantedBugs: readonly PlantedBug[] = [
   },
   {
     name: 'backtrack-off-by-one',
-    description: "an off-by-one in the leader's use of the follower's conflict hint",
-    file: 'core/raft.ts',
-    find: 'this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;',
-    replace: 'this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index + 1 : m.hintIndex + 1;',
+    description:
+      'on a rejection the leader moves next one index too far: it probes a follower that is behind at the same index forever',
+    file: 'core/progress.ts',
+    find: 'this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);',
+    replace: 'this.next = Math.max(Math.min(rejected + 1, matchHint + 2), this.match + 1);',
   },
   {
     name: 'append-without-prev-check',
@@ -69,8 +70,23 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 type Simulate = (options: SimulationOptions) => Promise<SimResult>;
 
+/** The simulator and shrinker of a build with a bug planted. */
+export interface PlantedBuild {
+  readonly simulate: Simulate;
+  readonly shrink: (
+    options: SimulationOptions,
+    failed: SimResult,
+    shrinkOptions?: ShrinkOptions,
+  ) => Promise<Shrunk>;
+}
+
 /** The simulator of a copy of `src/` with `bug` planted. */
 export async function plantedSimulator(bug: PlantedBug): Promise<Simulate> {
+  return (await plantedBuild(bug)).simulate;
+}
+
+/** The simulator and shrinker of a copy of `src/` with `bug` planted. */
+export async function plantedBuild(bug: PlantedBug): Promise<PlantedBuild> {
   const copy = join(root, '.planted', bug.name);
   rmSync(copy, { recursive: true, force: true });
   cpSync(join(root, 'src'), join(copy, 'src'), { recursive: true });
@@ -85,6 +101,6 @@ export async function plantedSimulator(bug: PlantedBug): Promise<Simulate> {
   writeFileSync(file, text.replace(bug.find, bug.replace));
   const entry = join(copy, 'src', 'sim', 'index.ts');
   if (!existsSync(entry)) throw new Error(`${entry} missing`);
-  const sim = (await import(pathToFileURL(entry).href)) as { simulate: Simulate };
-  return sim.simulate;
+  const sim = (await import(pathToFileURL(entry).href)) as PlantedBuild;
+  return { simulate: sim.simulate, shrink: sim.shrink };
 }
