@@ -28,7 +28,7 @@ export class EventRateWatch {
   /**
    * Called before each event with the virtual time and the events run so far. Returns a
    * description of the livelock once the bound has been passed in each of
-   * LIVELOCK_SECONDS consecutive seconds, else null.
+   * LIVELOCK_SECONDS consecutive seconds, or LIVELOCK_SURGE times over in one; else null.
    */
   observe(nowMs: number, executed: number): string | null {
     const second = Math.floor(nowMs / 1000);
