@@ -80,11 +80,6 @@ export interface PlantedBuild {
   ) => Promise<Shrunk>;
 }
 
-/** The simulator of a copy of `src/` with `bug` planted. */
-export async function plantedSimulator(bug: PlantedBug): Promise<Simulate> {
-  return (await plantedBuild(bug)).simulate;
-}
-
 /** The simulator and shrinker of a copy of `src/` with `bug` planted. */
 export async function plantedBuild(bug: PlantedBug): Promise<PlantedBuild> {
   const copy = join(root, '.planted', bug.name);
