@@ -76,14 +76,30 @@ describe('Raft safety under random faults (property)', () => {
   for (const size of [3, 5]) {
     test(`${size} nodes: safety after every step, progress once healed`, (t) => {
       const totals = { leaders: 0, commits: 0, reads: 0 };
+      // Appends seen, and appends that carried several entries, by the byte limit drawn.
+      const appends = new Map<number, { all: number; batched: number }>();
+      const electionTicksSeen = new Set<number>();
       fc.assert(
-        fc.property(scenario, ({ preVote, checkQuorum, seed, actions }) => {
-          const net = new RandomNetwork({ size, preVote, checkQuorum, seed });
+        fc.property(scenario, (s) => {
+          const { preVote, checkQuorum, seed, electionTicks, maxAppendBytes, actions } = s;
+          const net = new RandomNetwork({
+            size,
+            preVote,
+            checkQuorum,
+            seed,
+            electionTicks,
+            maxAppendBytes,
+          });
           net.run(actions);
           net.converge(300);
           totals.leaders += net.stats.leaders;
           totals.commits += net.stats.commits;
           totals.reads += net.stats.reads;
+          const seen = appends.get(maxAppendBytes) ?? { all: 0, batched: 0 };
+          seen.all += net.stats.appends;
+          seen.batched += net.stats.batchedAppends;
+          appends.set(maxAppendBytes, seen);
+          electionTicksSeen.add(electionTicks);
         }),
         {
           numRuns: 1000,
@@ -101,6 +117,14 @@ describe('Raft safety under random faults (property)', () => {
       assert.ok(totals.leaders > 1000, `${totals.leaders} leaders elected`);
       assert.ok(totals.commits > 5000, `${totals.commits} entries committed`);
       assert.ok(totals.reads > 1000, `${totals.reads} reads answered`);
+      // The drawn settings reach the cores: a 1-byte limit sends every entry alone (the
+      // network checks each append against its limit), a 4 KiB one batches.
+      const tiny = appends.get(1);
+      const large = appends.get(4096);
+      t.diagnostic(`appends by byte limit: ${JSON.stringify([...appends])}`);
+      assert.ok(tiny !== undefined && tiny.all > 1000 && tiny.batched === 0);
+      assert.ok(large !== undefined && large.batched > 500, `${large?.batched} batched appends`);
+      assert.equal(electionTicksSeen.size, 8, 'every election timeout from 3 to 10 ticks drawn');
     });
   }
 });

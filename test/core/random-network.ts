@@ -7,6 +7,7 @@
  */
 import {
   type Entry,
+  entrySizeBytes,
   MemoryStorage,
   type Message,
   type NodeId,
@@ -55,6 +56,7 @@ interface SimNode {
 }
 
 const MAX_QUEUE = 400;
+const DEFAULT_APPEND_BYTES = 200;
 
 export class SafetyViolation extends Error {}
 
@@ -74,7 +76,7 @@ export class RandomNetwork {
   readonly #reads = new Map<string, number>();
   #readCount = 0;
   #restarts = 0;
-  stats = { leaders: 0, commits: 0, reads: 0 };
+  stats = { leaders: 0, commits: 0, reads: 0, appends: 0, batchedAppends: 0 };
 
   constructor(options: NetworkOptions) {
     this.#options = options;
@@ -102,7 +104,7 @@ export class RandomNetwork {
       heartbeatTicks: 1,
       preVote: this.#options.preVote,
       checkQuorum: this.#options.checkQuorum,
-      maxAppendBytes: this.#options.maxAppendBytes ?? 200,
+      maxAppendBytes: this.#options.maxAppendBytes ?? DEFAULT_APPEND_BYTES,
       maxInflightMessages: 4,
     });
   }
@@ -210,9 +212,22 @@ export class RandomNetwork {
 
   #send(messages: readonly Message[]): void {
     for (const m of messages) {
+      if (m.type === 'append' && m.entries.length > 0) this.#checkAppendSize(m.entries);
       if (m.type === 'vote-response' && m.granted && !m.preVote)
         this.#checkVote(m.from, m.term, m.to);
       if (this.queue.length < MAX_QUEUE) this.queue.push(m);
+    }
+  }
+
+  /** An append holds one entry, or several within `maxAppendBytes` (the core's batching). */
+  #checkAppendSize(entries: readonly Entry[]): void {
+    this.stats.appends++;
+    if (entries.length === 1) return;
+    this.stats.batchedAppends++;
+    const limit = this.#options.maxAppendBytes ?? DEFAULT_APPEND_BYTES;
+    const bytes = entries.reduce((sum, e) => sum + entrySizeBytes(e), 0);
+    if (bytes > limit) {
+      throw new SafetyViolation(`an append of ${entries.length} entries, ${bytes} bytes > ${limit}`);
     }
   }
 
