@@ -227,7 +227,9 @@ export class RandomNetwork {
     const limit = this.#options.maxAppendBytes ?? DEFAULT_APPEND_BYTES;
     const bytes = entries.reduce((sum, e) => sum + entrySizeBytes(e), 0);
     if (bytes > limit) {
-      throw new SafetyViolation(`an append of ${entries.length} entries, ${bytes} bytes > ${limit}`);
+      throw new SafetyViolation(
+        `an append of ${entries.length} entries, ${bytes} bytes > ${limit}`,
+      );
     }
   }
 
