@@ -11,6 +11,7 @@
  */
 import { NotADataDirError } from './errors.js';
 import { type FileSystem, joinPath } from './file-system.js';
+import { HARD_STATE_FILE } from './hard-state-file.js';
 
 export const IDENTITY_FILE = 'raftkit.json';
 export const LOG_DIR = 'log';
@@ -59,7 +60,13 @@ export async function readIdentity(fs: FileSystem, dir: string): Promise<Identit
 }
 
 /** Names a directory may hold and still count as new (a crash may have cut its creation). */
-const FRESH_NAMES = new Set([LOG_DIR, `${IDENTITY_FILE}.tmp`, 'LOCK']);
+const FRESH_NAMES = new Set([
+  LOG_DIR,
+  `${IDENTITY_FILE}.tmp`,
+  'LOCK',
+  HARD_STATE_FILE,
+  `${HARD_STATE_FILE}.tmp`,
+]);
 
 /**
  * Checks that `dir` may be opened for writing: a data directory (of node `id`, if given), or a

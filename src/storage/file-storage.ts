@@ -158,7 +158,12 @@ export class FileStorage implements DurableStorage {
       await fs.mkdir(dir);
       release = await fs.lock(dir);
       try {
-        if (fresh) await createDataDir(fs, dir, options.id ?? null);
+        if (fresh) {
+          // The hard state file exists from the start, so that its absence later is damage (a
+          // deleted term and vote let the node vote twice), never mistaken for a new directory.
+          await writeHardState(fs, dir, emptyHardState);
+          await createDataDir(fs, dir, options.id ?? null);
+        }
       } catch (err) {
         await release();
         throw err;
@@ -247,7 +252,9 @@ export class FileStorage implements DurableStorage {
         for (const w of batch) w.resolve();
         this.#report(batch, performance.now() - started);
       } catch (err) {
-        this.#failure = new StorageFailedError(`a write to ${this.#dir} failed`, err);
+        // The cause (ENOSPC, EIO, ...) is what the operator must act on: it goes in the message.
+        const cause = err instanceof Error ? err.message : String(err);
+        this.#failure = new StorageFailedError(`a write to ${this.#dir} failed: ${cause}`, err);
         for (const w of [...batch, ...this.#queue]) w.reject(this.#failure);
         this.#queue = [];
       }
@@ -323,13 +330,25 @@ async function joinHardState(
       `expected the log to start at index 1 (no snapshot covers earlier entries), found ${wal.firstIndex()}: a segment is missing`,
     );
   }
-  const file = (await readHardState(fs, dir)) ?? emptyHardState;
-  const last = wal.lastIndex();
-  if (file.commit > last) {
+  const file = await readHardState(fs, dir);
+  if (file === undefined) {
     throw new CorruptionError(
       HARD_STATE_FILE,
       0,
-      `expected a commit index within the log (last index ${last}), found ${file.commit}: committed entries are missing`,
+      'the file is missing (every data directory has one from its creation): it held the term and vote, and without them this node could vote twice in one term. Restore the file from a backup, or remove the directory and add the node back as a new member',
+    );
+  }
+  const last = wal.lastIndex();
+  if (file.commit > last) {
+    const segment = wal.recovered.segments.at(-1)?.file;
+    const where =
+      segment === undefined
+        ? 'the log has no segment at all'
+        : `the log ends at index ${last} in ${segment}: that segment lost its end, or the segments after it are missing`;
+    throw new CorruptionError(
+      HARD_STATE_FILE,
+      0,
+      `expected a commit index within the log (last index ${last}), found ${file.commit}: committed entries ${last + 1} to ${file.commit} are missing (${where})`,
     );
   }
   const commit = Math.max(file.commit, wal.recovered.commit);

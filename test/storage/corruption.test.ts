@@ -164,8 +164,33 @@ describe('named damage', () => {
     for (const name of segments(dir).slice(-3)) rmSync(join(dir, 'log', name));
     await assert.rejects(
       FileStorage.open(dir, options),
-      /hard-state.json at offset 0: expected a commit index within the log \(last index \d+\), found 120/,
+      /hard-state.json at offset 0: expected a commit index within the log \(last index (\d+)\), found 120: committed entries \d+ to 120 are missing \(the log ends at index \1 in log\/\d+\.log: that segment lost its end, or the segments after it are missing\)/,
     );
+  });
+
+  test('a last segment cut short (not at a record boundary) names that segment', async () => {
+    const dir = copy();
+    const names = segments(dir);
+    const last = join(dir, 'log', names.at(-1) as string);
+    // Keep only the segment's header and first record or so: a lost end, not a torn record.
+    truncateSync(last, 80);
+    await assert.rejects(
+      FileStorage.open(dir, { ...options, logger: { warn() {} } }),
+      new RegExp(
+        `committed entries \\d+ to 120 are missing \\(the log ends at index \\d+ in log/${names.at(-1)}`,
+      ),
+    );
+  });
+
+  test('a missing hard state file is refused, naming it, not replaced by one without the vote', async () => {
+    const dir = copy();
+    rmSync(join(dir, 'hard-state.json'));
+    await assert.rejects(
+      FileStorage.open(dir, options),
+      /^CorruptionError: corrupt data in hard-state.json at offset 0: the file is missing .*could vote twice/,
+    );
+    // Nothing was written in its place.
+    assert.ok(!readdirSync(dir).includes('hard-state.json'));
   });
 
   test('a damaged hard state file is refused with what was expected', async () => {

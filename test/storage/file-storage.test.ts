@@ -36,6 +36,18 @@ for (const makeDisk of [realDisk, memoryDisk]) {
       await s.close();
       const identity = await d.fs.readFile(`${d.dir}/raftkit.json`);
       assert.match(new TextDecoder().decode(identity), /"format": "raftkit data directory"/);
+      // The hard state file exists from the start: its absence later is damage.
+      const hard = await d.fs.readFile(`${d.dir}/hard-state.json`);
+      assert.match(new TextDecoder().decode(hard), /"term":0,"vote":null/);
+    });
+
+    test('a vote with no entry of its term is not forgotten when hard-state.json is deleted', async () => {
+      const d = fresh();
+      const s = await d.open();
+      await s.save({ entries: [], hardState: { term: 3, vote: 'b', commit: 0 }, sync: true });
+      await s.close();
+      await d.fs.remove(`${d.dir}/hard-state.json`);
+      await assert.rejects(d.open(), /hard-state.json at offset 0: the file is missing/);
     });
 
     test('what is saved is read back identically, before and after reopening', async () => {
@@ -274,6 +286,11 @@ describe('storage specifics', () => {
       (err) => {
         assert.ok(err instanceof StorageFailedError);
         assert.match(String((err as StorageFailedError).cause), /EIO/);
+        // The message names the cause too: it is what the node's last log line shows.
+        assert.match(
+          (err as Error).message,
+          /^storage failed: a write to \/d failed: EIO: i\/o error$/,
+        );
         return true;
       },
     );
