@@ -80,12 +80,22 @@ export type ProposalDropReason =
 /** The leader refused a proposal; `reason` says why. */
 export class ProposalDroppedError extends RaftError {
   readonly reason: ProposalDropReason;
+  /** The message without its prefix: what a forwarded refusal carries. */
+  readonly detail: string;
 
   constructor(reason: ProposalDropReason, detail: string) {
     super('RAFT_PROPOSAL_DROPPED', `proposal dropped (${reason}): ${detail}`);
     this.reason = reason;
+    this.detail = detail;
   }
 }
+
+export const proposalDropReasons: readonly ProposalDropReason[] = [
+  'transfer-in-progress',
+  'invalid',
+  'too-large',
+  'superseded',
+];
 
 /**
  * A bounded queue is full (`limit` names the option): retry after the backlog drains. This is
@@ -93,10 +103,13 @@ export class ProposalDroppedError extends RaftError {
  */
 export class OverloadedError extends RaftError {
   readonly limit: string;
+  /** The message without its prefix: what a forwarded refusal carries. */
+  readonly detail: string;
 
   constructor(limit: string, detail: string) {
     super('RAFT_OVERLOADED', `overloaded (${limit}): ${detail}`);
     this.limit = limit;
+    this.detail = detail;
   }
 }
 

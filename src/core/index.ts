@@ -11,6 +11,7 @@ export {
   OverloadedError,
   ProposalDroppedError,
   type ProposalDropReason,
+  proposalDropReasons,
   RaftError,
   type RaftErrorCode,
   TransferRejectedError,

@@ -13,13 +13,13 @@
  */
 import { EventEmitter } from 'node:events';
 import {
+  AssertionError,
   type Entry,
   type NodeId,
   NotLeaderError,
   OverloadedError,
   ProposalDroppedError,
   type ProposalDropReason,
-  RaftError,
   RawNode,
   type ReadState,
   type Role,
@@ -99,7 +99,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   readonly #options: RaftNodeOptions<S>;
   readonly #tickMs: number;
   readonly #maxCommandBytes: number;
-  /** Random per start: tells this life's forwarded requests from a previous life's. */
+  /** Random per start: tells this life's forwarded requests and reads from a previous life's. */
   readonly #incarnation: number;
   #state: 'new' | 'running' | 'stopped' = 'new';
   #stopping: Promise<void> | null = null;
@@ -239,7 +239,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   /** Hands leadership to `to`; resolves once this node knows `to` leads. */
   async transferLeadership(to: NodeId, options: WaitOptions = {}): Promise<void> {
     this.#checkRunning();
-    this.#raw.transferLeader(to);
+    try {
+      this.#raw.transferLeader(to);
+    } catch (e) {
+      throw this.#brokenInvariant(e) ?? e;
+    }
     this.#schedule();
     await this.waitUntilLeader(to, options);
   }
@@ -351,7 +355,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       this.#byIndex.set(index, { term: position.term, waiter });
       this.#schedule();
     } catch (e) {
-      waiter.reject(e as Error);
+      waiter.reject(this.#brokenInvariant(e) ?? (e as Error));
     }
     return waiter.promise;
   }
@@ -403,7 +407,8 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   }
 
   #readIndex(timeoutMs: number, signal: AbortSignal | undefined): Promise<number> {
-    const context = String(++this.#nextRead);
+    // The incarnation keeps a late answer to a previous life's read from matching this one's.
+    const context = `${this.#incarnation.toString(36)}.${(++this.#nextRead).toString(36)}`;
     const waiter = this.#waiter<number>('linearizable read', timeoutMs, signal, () =>
       this.#reads.delete(context),
     );
@@ -414,7 +419,8 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       this.#reads.set(context, waiter);
       this.#schedule();
     } catch (e) {
-      waiter.reject(e instanceof NotLeaderError ? this.#notLeader() : (e as Error));
+      const broken = this.#brokenInvariant(e);
+      waiter.reject(broken ?? (e instanceof NotLeaderError ? this.#notLeader() : (e as Error)));
     }
     return waiter.promise;
   }
@@ -564,19 +570,39 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       }
       this.#raw.propose(m.commands);
     } catch (e) {
-      if (!(e instanceof RaftError)) throw e;
-      const refusal: ForwardRefusal = {
-        type: 'forward-refusal',
-        from: this.id,
-        to: m.from,
-        id: m.id,
-        code: e.code,
-        message: e.message,
-        leader: this.#leader,
-        term: this.#term,
-      };
+      // Anything but a refusal (a broken invariant above all) is thrown on: it stops the node.
+      const refusal = this.#refusal(e, m);
+      if (refusal === null) throw e;
       this.#transport.send(refusal);
     }
+  }
+
+  /** The refusal that tells a follower why its forwarded proposal was not taken. */
+  #refusal(e: unknown, m: ForwardProposal): ForwardRefusal | null {
+    const base = {
+      type: 'forward-refusal',
+      from: this.id,
+      to: m.from,
+      id: m.id,
+      leader: this.#leader,
+      term: this.#term,
+    } as const;
+    if (e instanceof NotLeaderError) {
+      return { ...base, code: 'RAFT_NOT_LEADER', reason: null, limit: null, detail: e.message };
+    }
+    if (e instanceof ProposalDroppedError) {
+      return {
+        ...base,
+        code: 'RAFT_PROPOSAL_DROPPED',
+        reason: e.reason,
+        limit: null,
+        detail: e.detail,
+      };
+    }
+    if (e instanceof OverloadedError) {
+      return { ...base, code: 'RAFT_OVERLOADED', reason: null, limit: e.limit, detail: e.detail };
+    }
+    return null;
   }
 
   #onRefusal(m: ForwardRefusal): void {
@@ -585,17 +611,16 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     waiter.reject(this.#remoteError(m));
   }
 
-  /** The typed error a leader's refusal stands for. */
+  /** The typed error a leader's refusal stands for, rebuilt from its fields. */
   #remoteError(m: ForwardRefusal): Error {
+    const detail = `refused by ${m.from}: ${m.detail}`;
     switch (m.code) {
       case 'RAFT_NOT_LEADER':
         return new NotLeaderError(m.leader, m.term, this.#addressOf(m.leader));
       case 'RAFT_OVERLOADED':
-        return new OverloadedError('leader', m.message);
-      default: {
-        const reason = /^proposal dropped \(([a-z-]+)\)/.exec(m.message)?.[1] ?? 'invalid';
-        return new ProposalDroppedError(reason as ProposalDropReason, `${m.from}: ${m.message}`);
-      }
+        return new OverloadedError(m.limit as string, detail);
+      case 'RAFT_PROPOSAL_DROPPED':
+        return new ProposalDroppedError(m.reason as ProposalDropReason, detail);
     }
   }
 
@@ -726,6 +751,17 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     forget: () => void,
   ): Waiter<T> {
     return new Waiter<T>(what, this.#clock.now(), timeoutMs, signal, forget);
+  }
+
+  /**
+   * An assertion that failed under a user's call is a broken invariant like any other: the
+   * node stops with it (as on the tick and message paths), and the call fails with it.
+   * Returns the error when it is one, undefined for an ordinary refusal.
+   */
+  #brokenInvariant(e: unknown): AssertionError | undefined {
+    if (!(e instanceof AssertionError)) return undefined;
+    void this.#stop(e);
+    return e;
   }
 
   #checkRunning(): void {

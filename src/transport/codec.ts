@@ -12,8 +12,8 @@
  * message has also passed the core's `checkMessageShape`.
  */
 import { createHash } from 'node:crypto';
-import { checkMessageShape, type Entry, type Message } from '../core/index.js';
-import { MAX_ID_BYTES, MAX_TEXT_BYTES, type WireMessage } from './wire.js';
+import { checkMessageShape, type Entry, type Message, proposalDropReasons } from '../core/index.js';
+import { MAX_ID_BYTES, MAX_TEXT_BYTES, type RefusalCode, type WireMessage } from './wire.js';
 
 export const WIRE_VERSION = 1;
 
@@ -54,6 +54,22 @@ const typeCodes = {
 const typeNames = new Map<number, Frame['type']>(
   Object.entries(typeCodes).map(([name, code]) => [code, name as Frame['type']]),
 );
+
+const refusalCodes: readonly RefusalCode[] = [
+  'RAFT_NOT_LEADER',
+  'RAFT_PROPOSAL_DROPPED',
+  'RAFT_OVERLOADED',
+];
+
+/** `text` cut to at most `maxBytes` of UTF-8, never inside a character. */
+function cutText(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= maxBytes) return text;
+  let end = maxBytes;
+  // Back up over continuation bytes (10xxxxxx) to the start of a character.
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
+}
 
 /** A cluster id reduced to four bytes: frames from another cluster are told apart cheaply. */
 export function clusterTag(clusterId: string): number {
@@ -115,10 +131,11 @@ function fieldsSize(m: Frame): number {
     case 'forward-refusal':
       return (
         8 +
-        1 +
-        Buffer.byteLength(m.code) +
         2 +
-        Math.min(Buffer.byteLength(m.message), MAX_TEXT_BYTES) +
+        1 +
+        Buffer.byteLength(m.limit ?? '') +
+        2 +
+        Buffer.byteLength(cutText(m.detail, MAX_TEXT_BYTES)) +
         1 +
         Buffer.byteLength(m.leader ?? '') +
         8
@@ -191,10 +208,11 @@ function writeFields(w: Writer, m: Frame): void {
       return;
     case 'forward-refusal': {
       w.f64(m.id);
-      w.text8(m.code);
-      const message = Buffer.from(m.message, 'utf8').subarray(0, MAX_TEXT_BYTES);
-      w.u16(message.length);
-      w.bytes(message);
+      w.u8(refusalCodes.indexOf(m.code) + 1);
+      w.u8(m.reason === null ? 0 : proposalDropReasons.indexOf(m.reason) + 1);
+      w.text8(m.limit ?? '');
+      // A detail longer than the limit is cut at a character boundary, so it stays UTF-8.
+      w.text16(cutText(m.detail, MAX_TEXT_BYTES));
       w.text8(m.leader ?? '');
       w.f64(m.term);
       return;
@@ -290,7 +308,8 @@ export function decodeMessage(body: Uint8Array, tag: number): Frame | DecodeFail
 }
 
 export function isDecodeFailure(v: Frame | DecodeFailure): v is DecodeFailure {
-  return 'reason' in v;
+  // Every frame has a type, and a failure none (a refusal has a `reason` field of its own).
+  return !('type' in v);
 }
 
 function readFields(r: Reader, type: Frame['type'], from: string, to: string): Frame {
@@ -370,8 +389,13 @@ function readFields(r: Reader, type: Frame['type'], from: string, to: string): F
     }
     case 'forward-refusal': {
       const id = r.int();
-      const code = r.text8();
-      const message = r.text16();
+      const code = refusalCodes[r.u8() - 1];
+      if (code === undefined) throw new Invalid('forward-refusal: unknown code');
+      const reasonCode = r.u8();
+      const reason = reasonCode === 0 ? null : proposalDropReasons[reasonCode - 1];
+      if (reason === undefined) throw new Invalid(`forward-refusal: unknown reason ${reasonCode}`);
+      const limit = r.text8();
+      const detail = r.text16();
       const leader = r.text8();
       return {
         type,
@@ -379,7 +403,9 @@ function readFields(r: Reader, type: Frame['type'], from: string, to: string): F
         to,
         id,
         code,
-        message,
+        reason,
+        limit: limit === '' ? null : limit,
+        detail,
         leader: leader === '' ? null : leader,
         term: r.int(),
       };
@@ -397,8 +423,16 @@ function checkFrame(f: Frame): string | undefined {
       if (f.commands.length === 0) return 'forward: no commands';
       return f.from === f.to ? 'forward: sent to itself' : undefined;
     case 'forward-refusal':
-      if (!/^RAFT_[A-Z_]+$/.test(f.code)) return `forward-refusal: unknown code ${f.code}`;
-      return f.message.length > MAX_TEXT_BYTES ? 'forward-refusal: message too long' : undefined;
+      // Each code carries exactly its own field: a drop its reason, an overload its limit.
+      if ((f.code === 'RAFT_PROPOSAL_DROPPED') !== (f.reason !== null)) {
+        return 'forward-refusal: a reason belongs to a dropped proposal, and only there';
+      }
+      if ((f.code === 'RAFT_OVERLOADED') !== (f.limit !== null)) {
+        return 'forward-refusal: a limit belongs to an overload, and only there';
+      }
+      return Buffer.byteLength(f.detail) > MAX_TEXT_BYTES
+        ? 'forward-refusal: detail too long'
+        : undefined;
     default:
       return checkMessageShape(f as Message);
   }

@@ -46,6 +46,7 @@ export {
   MAX_ID_BYTES,
   MAX_TEXT_BYTES,
   type NodeRequest,
+  type RefusalCode,
   type WireMessage,
 } from './wire.js';
 export {

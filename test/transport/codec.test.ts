@@ -93,7 +93,9 @@ export const sampleFrames: Frame[] = [
     to: 'c',
     id: 99,
     code: 'RAFT_NOT_LEADER',
-    message: 'not the leader',
+    reason: null,
+    limit: null,
+    detail: 'not the leader',
     leader: 'b',
     term: 6,
   },
@@ -103,8 +105,22 @@ export const sampleFrames: Frame[] = [
     to: 'c',
     id: 1,
     code: 'RAFT_OVERLOADED',
-    message: 'full',
+    reason: null,
+    limit: 'maxUncommittedBytes',
+    detail: 'full',
     leader: null,
+    term: 6,
+  },
+  {
+    type: 'forward-refusal',
+    from: 'a',
+    to: 'c',
+    id: 2,
+    code: 'RAFT_PROPOSAL_DROPPED',
+    reason: 'too-large',
+    limit: null,
+    detail: 'ü'.repeat(2000),
+    leader: 'a',
     term: 6,
   },
 ];
@@ -113,6 +129,25 @@ test('every message type survives a round trip', () => {
   for (const frame of sampleFrames) {
     const decoded = decodeMessage(encodeMessage(frame, tag), tag);
     assert.deepEqual(decoded, frame, frame.type);
+  }
+});
+
+test('a refusal carries exactly the field of its code, and a long detail is cut whole', () => {
+  const refusal = sampleFrames.find(
+    (f) => f.type === 'forward-refusal' && f.code === 'RAFT_PROPOSAL_DROPPED',
+  ) as Frame & { type: 'forward-refusal' };
+  const long = { ...refusal, detail: `x${'ü'.repeat(3000)}` };
+  const decoded = decodeMessage(encodeMessage(long, tag), tag) as typeof refusal;
+  assert.equal(Buffer.byteLength(decoded.detail), 4095, 'cut before a character, not inside it');
+  assert.ok(long.detail.startsWith(decoded.detail));
+  for (const bad of [
+    { ...refusal, reason: null },
+    { ...refusal, limit: 'maxUncommittedBytes' },
+    { ...refusal, code: 'RAFT_OVERLOADED' as const },
+    { ...refusal, code: 'RAFT_NOT_LEADER' as const },
+  ]) {
+    const r = decodeMessage(encodeMessage(bad, tag), tag);
+    assert.equal((r as { reason: string }).reason, 'invalid', JSON.stringify(bad).slice(0, 80));
   }
 });
 
@@ -197,7 +232,7 @@ test('the frame reader reassembles bodies however the stream is split', () => {
   fc.assert(
     fc.property(fc.array(fc.nat({ max: stream.length }), { maxLength: 12 }), (cuts) => {
       const points = [...new Set(cuts)].sort((a, b) => a - b);
-      const reader = new FrameReader(1024);
+      const reader = new FrameReader(16 * 1024);
       const out: Buffer[] = [];
       let from = 0;
       for (const p of [...points, stream.length]) {
