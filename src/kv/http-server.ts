@@ -28,6 +28,7 @@ import {
   casBody,
   defaultKvLimits,
   type KvLimits,
+  MethodNotAllowedError,
   parseBody,
   parseRoute,
   parseSession,
@@ -37,6 +38,7 @@ import {
 
 export interface KvServerLogger {
   error(fields: object, message: string): void;
+  debug?(fields: object, message: string): void;
 }
 
 export interface KvServerOptions {
@@ -74,6 +76,24 @@ class HttpError extends Error {
 
 const RETRY = { 'retry-after': '1' };
 
+/**
+ * Sent with every answer: it tells a raftkit answer from another server's (a proxy's error
+ * page, a web server at the wrong port), which the client refuses as a failed endpoint.
+ */
+export const API_HEADER = 'raftkit-api';
+export const API_VERSION = '1';
+
+/** The client went away before its request was read whole: nothing to answer, nothing done. */
+class ClientAbortedError extends Error {}
+
+/** The `code` of a refused request, by status. */
+const codeOfStatus: Readonly<Record<number, string>> = {
+  400: 'bad-request',
+  404: 'no-such-route',
+  405: 'method-not-allowed',
+  413: 'too-large',
+};
+
 export class KvHttpServer {
   readonly #options: KvServerOptions;
   readonly #node: RaftNode<KvStore>;
@@ -92,6 +112,22 @@ export class KvHttpServer {
     this.#now = options.now ?? Date.now;
     this.#server = http.createServer((req, res) => {
       void this.#serve(req, res);
+    });
+    // What Node's parser refuses (a malformed request line or header, headers too large)
+    // gets the same JSON error shape as the rest, not an empty 400.
+    this.#server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const text = JSON.stringify({
+        error: `malformed HTTP request (${error.code ?? 'parse error'})`,
+        code: 'bad-request',
+      });
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n${API_HEADER}: ${API_VERSION}\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+      );
     });
     // Clients keep connections open between requests; Node's 5 s default drops idle ones.
     this.#server.keepAliveTimeout = 30_000;
@@ -130,7 +166,7 @@ export class KvHttpServer {
   async #serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
     let op: RequestOp | 'metrics' | 'invalid' = 'invalid';
-    let reply: Reply;
+    let reply: Reply | null;
     try {
       const route = parseRoute(req.method ?? '', req.url ?? '/', this.#limits);
       op = route.op;
@@ -139,9 +175,10 @@ export class KvHttpServer {
       reply = this.#failure(e, op, req);
     }
     if (op !== 'metrics' && op !== 'invalid') {
-      this.#options.metrics?.request(op, reply.status, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      this.#options.metrics?.request(op, reply?.status ?? 'aborted', seconds);
     }
-    send(res, reply);
+    if (reply !== null) send(res, reply);
   }
 
   async #dispatch(route: Route, req: http.IncomingMessage): Promise<Reply> {
@@ -266,13 +303,27 @@ export class KvHttpServer {
           chunks.push(chunk);
         }
       });
-      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-      req.on('error', reject);
+      req.on('end', () => {
+        try {
+          resolve(strictUtf8.decode(Buffer.concat(chunks)));
+        } catch {
+          // Decoded loosely, bad bytes would be stored as replacement characters.
+          reject(new BadRequestError('the body is not valid UTF-8'));
+        }
+      });
+      // A client that goes away mid-body is no server failure (see `#failure`).
+      req.on('aborted', () => reject(new ClientAbortedError('the client went away mid-body')));
+      req.on('error', (e) => reject(new ClientAbortedError(e.message)));
     });
   }
 
-  #failure(e: unknown, op: string, req: http.IncomingMessage): Reply {
+  /** The answer to a request that failed, or null when its client is gone. */
+  #failure(e: unknown, op: string, req: http.IncomingMessage): Reply | null {
     const error = e instanceof Error ? e : new Error(String(e));
+    if (error instanceof ClientAbortedError) {
+      this.#options.logger?.debug?.({ op, url: req.url, reason: error.message }, 'request aborted');
+      return null;
+    }
     const reply = (status: number, code: string, headers: Record<string, string> = {}) => ({
       status,
       body: { error: error.message, code },
@@ -280,12 +331,11 @@ export class KvHttpServer {
     });
     if (error instanceof HttpError) return reply(error.status, error.code, error.headers);
     if (error instanceof BadRequestError) {
+      const headers: Record<string, string> = {};
       // A body left unread would be taken as the next request: close the connection instead.
-      return reply(
-        error.status,
-        'bad-request',
-        error.status === 413 ? { connection: 'close' } : {},
-      );
+      if (error.status === 413) headers.connection = 'close';
+      if (error instanceof MethodNotAllowedError) headers.allow = error.allow.join(', ');
+      return reply(error.status, codeOfStatus[error.status] ?? 'bad-request', headers);
     }
     if (error instanceof TimeoutError) return reply(504, 'timeout');
     if (error instanceof NotLeaderError || error instanceof NodeStoppedError) {
@@ -304,6 +354,8 @@ export class KvHttpServer {
   }
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 function tooLarge(size: number, max: number): BadRequestError {
   return new BadRequestError(`the body is ${size} bytes or more; the limit is ${max}`, 413);
 }
@@ -314,7 +366,9 @@ function send(res: http.ServerResponse, reply: Reply): void {
   res.writeHead(reply.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
+    [API_HEADER]: API_VERSION,
     ...reply.headers,
   });
+  // For HEAD, Node sends the headers (the length included) and leaves the body out.
   res.end(text);
 }

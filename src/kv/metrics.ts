@@ -143,7 +143,8 @@ export class KvMetrics {
     this.#node = node;
   }
 
-  request(op: RequestOp, status: number, seconds: number): void {
+  /** One request answered with `status`, or whose client went away before it was read. */
+  request(op: RequestOp, status: number | 'aborted', seconds: number): void {
     this.#requests.inc({ op, status: String(status) });
     this.#latency.observe({ op }, seconds);
   }

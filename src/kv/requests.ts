@@ -32,22 +32,35 @@ export type Route =
   | { readonly op: 'status' }
   | { readonly op: 'metrics' };
 
+/** The methods of each kind of route: HEAD wherever GET is (answered without the body). */
 const methodsOf: Record<string, readonly string[]> = {
-  kv: ['GET', 'PUT', 'DELETE'],
+  kv: ['GET', 'HEAD', 'PUT', 'DELETE'],
   cas: ['POST'],
   register: ['POST'],
-  status: ['GET'],
-  metrics: ['GET'],
+  status: ['GET', 'HEAD'],
+  metrics: ['GET', 'HEAD'],
 };
 
-function methodNotAllowed(kind: string, method: string): BadRequestError {
-  return new BadRequestError(
-    `${method} is not allowed here; use ${(methodsOf[kind] ?? []).join(' or ')}`,
-    405,
-  );
+/** The method is not one of the route's: `allow` lists those that are (the `Allow` header). */
+export class MethodNotAllowedError extends BadRequestError {
+  readonly allow: readonly string[];
+
+  constructor(method: string, allow: readonly string[]) {
+    const choices =
+      allow.length > 1 ? `${allow.slice(0, -1).join(', ')} or ${allow.at(-1)}` : allow[0];
+    super(`${method} is not allowed here; use ${choices}`, 405);
+    this.allow = allow;
+  }
 }
 
-/** The route of `method` and `url` (path and query as sent), with its key and parameters. */
+function methodNotAllowed(kind: string, method: string): MethodNotAllowedError {
+  return new MethodNotAllowedError(method, methodsOf[kind] ?? []);
+}
+
+/**
+ * The route of `method` and `url` (path and query as sent), with its key and parameters.
+ * A HEAD request has the route of the same GET.
+ */
 export function parseRoute(method: string, url: string, limits: KvLimits): Route {
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
@@ -74,7 +87,7 @@ export function parseRoute(method: string, url: string, limits: KvLimits): Route
   }
   const key = parseKey(parts[3] as string, limits);
   if (parts.length === 5) return only(method, 'cas', params, { op: 'cas', key });
-  if (method === 'GET') {
+  if (method === 'GET' || method === 'HEAD') {
     const stale = params.get('stale');
     params.delete('stale');
     noOthers(params);
