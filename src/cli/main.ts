@@ -43,20 +43,8 @@ export function buildProgram(
   const program = new Command('raftkit')
     .description('Raft consensus library and replicated key-value server for Node.js')
     .version(version, '-v, --version', 'print the version')
-    .configureOutput({ writeOut: output.out, writeErr: output.err })
-    .showHelpAfterError('(run raftkit --help for usage)')
+    .configureOutput(outputFor(output, 'raftkit'))
     .exitOverride();
-  for (const command of [
-    nodeCommand(output),
-    clusterCommand(output),
-    ...clientCommands(output, setExit),
-    simCommand(output, setExit),
-  ]) {
-    // A wrong flag prints the one-line error, then this command's usage.
-    command.copyInheritedSettings(program);
-    command.showHelpAfterError(true);
-    program.addCommand(command);
-  }
   program
     .command('inspect')
     .description("print a node's hard state and log (its data directory) as JSON")
@@ -75,9 +63,44 @@ export function buildProgram(
         if (kv.applied > 0 && kv.refused === 0) report.stateMachine = kv;
       }
       output.out(`${JSON.stringify(report, null, 2)}\n`);
-    })
-    .exitOverride();
+    });
+  for (const command of [
+    nodeCommand(output),
+    clusterCommand(output),
+    ...clientCommands(output, setExit),
+    simCommand(output, setExit),
+  ]) {
+    program.addCommand(command);
+  }
+  for (const command of program.commands) {
+    command.copyInheritedSettings(program);
+    command.configureOutput(outputFor(output, `raftkit ${command.name()}`));
+  }
   return program;
+}
+
+/**
+ * Commander's output, with each usage error as one line that points to the command's help
+ * (rather than the whole help, 12 to 21 lines of it).
+ */
+function outputFor(output: Output, name: string) {
+  return {
+    writeOut: output.out,
+    writeErr: output.err,
+    outputError: (text: string, write: (s: string) => void) => {
+      const message = text
+        .replace(/^error: /, '')
+        .replace(/\s*\n\s*/g, ' ')
+        .trim();
+      write(`${name}: ${message} (see ${name} --help)\n`);
+    },
+  };
+}
+
+/** `text` on one line, at most 500 characters: an error line, never a dump. */
+function oneLine(text: string): string {
+  const line = text.replace(/\s*\n\s*/g, ' ').trim();
+  return line.length > 500 ? `${line.slice(0, 497)}...` : line;
 }
 
 export async function main(
@@ -89,8 +112,8 @@ export async function main(
     exit = code;
   });
   if (argv.length === 0) {
-    program.outputHelp();
-    return 0;
+    output.err('raftkit: no command given (see raftkit --help)\n');
+    return 1;
   }
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -100,7 +123,7 @@ export async function main(
     // Whatever the user can cause (a busy port, a locked or damaged directory, an unreachable
     // cluster) is one line; RAFTKIT_DEBUG=1 shows the stack.
     if (process.env.RAFTKIT_DEBUG === '1' || !(err instanceof Error)) throw err;
-    output.err(`raftkit: ${err.message}\n`);
+    output.err(`raftkit: ${oneLine(err.message)}\n`);
     return 1;
   }
 }

@@ -103,6 +103,11 @@ export class RawNode {
     return this.#raft.id;
   }
 
+  /** The current term, as the core knows it (a Ready's soft state may not have told it yet). */
+  get term(): number {
+    return this.#raft.term;
+  }
+
   /** Advances logical time by one tick: election timeouts, heartbeats, quorum checks. */
   tick(): void {
     this.#raft.tick();

@@ -7,6 +7,12 @@
  * Writes are exactly-once: the client registers a session with the cluster and numbers its
  * writes; a retry carries the same number, so however often a write is sent, it is applied
  * once and every copy gets its first result (see `sessions.ts`).
+ *
+ * An answer counts only if it is a raftkit answer: JSON, with the `raftkit-api` header, of the
+ * shape the call expects. Anything else (a web server at the wrong port, a proxy's error page)
+ * is a failed endpoint, and the next one is tried. An endpoint that stops answering (a paused
+ * or hung process) is found out within about a second by probing its status while a request
+ * waits, so one silent endpoint cannot use up a call's deadline.
  */
 import http from 'node:http';
 import type { NodeStatus } from '../node/index.js';
@@ -20,6 +26,13 @@ export interface RaftkitClientOptions {
   readonly timeoutMs?: number;
   /** Deadline of one HTTP attempt. Default 10 000 ms (the server gives up on a write at 5 s). */
   readonly attemptTimeoutMs?: number;
+  /**
+   * While a request waits this long for its answer, the endpoint's status is probed (and again
+   * as long after each answered probe). Default 300 ms.
+   */
+  readonly probeAfterMs?: number;
+  /** An endpoint whose status probe is not answered within this is given up. Default 700 ms. */
+  readonly probeTimeoutMs?: number;
   /** Most connections kept per endpoint. Default 256. */
   readonly maxSockets?: number;
 }
@@ -49,15 +62,57 @@ interface Attempt {
   readonly headers?: () => Record<string, string>;
   /** Statuses the caller handles itself (beyond 200). */
   readonly accept?: readonly number[];
+  /** What a 200 answer's body must hold: anything else is not a raftkit answer. */
+  readonly shape: (body: Record<string, unknown>) => boolean;
 }
 
 /** Connection-level failures: the request surely never reached the server. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL']);
 
+/** The header every raftkit answer carries (`http-server.ts`). */
+const API_HEADER = 'raftkit-api';
+
+/** Discovery waits this long for a leader to answer before it settles for a follower. */
+const DISCOVERY_SETTLE_MS = 250;
+
+/**
+ * The endpoint answered, but not as a raftkit node does. Without the raftkit header it is some
+ * other server, which applied nothing; with it, the answer was damaged on the way.
+ */
+class NotRaftkitError extends Error {
+  constructor(
+    message: string,
+    readonly fromRaftkit: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** The endpoint stopped answering while a request waited (its status probe went unanswered). */
+class SilentEndpointError extends Error {}
+
+const isIndex = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+const isText = (v: unknown): boolean => typeof v === 'string';
+
+/** The 200 answers of each call, as the server sends them (DESIGN.md). */
+const shapes = {
+  written: (b: Record<string, unknown>) => isIndex(b.index),
+  deleted: (b: Record<string, unknown>) => isIndex(b.index) && typeof b.deleted === 'boolean',
+  cas: (b: Record<string, unknown>) => isIndex(b.index) && typeof b.succeeded === 'boolean',
+  got: (b: Record<string, unknown>) => isText(b.key) && isText(b.value) && isIndex(b.index),
+  session: (b: Record<string, unknown>) => isIndex(b.client) && (b.client as number) > 0,
+  status: (b: Record<string, unknown>) =>
+    isText(b.id) && isText(b.role) && isIndex(b.term) && Array.isArray(b.members),
+} as const;
+
 export class RaftkitClient {
   readonly endpoints: readonly URL[];
   readonly #timeoutMs: number;
   readonly #attemptTimeoutMs: number;
+  readonly #probeAfterMs: number;
+  readonly #probeTimeoutMs: number;
+  /** The status probe under way per endpoint: null if it answered, else why not. */
+  readonly #probes = new Map<URL, Promise<string | null>>();
   readonly #agent: http.Agent;
   /** The endpoint requests go to first: the leader, once found. */
   #preferred = 0;
@@ -74,6 +129,8 @@ export class RaftkitClient {
     this.endpoints = options.endpoints.map(parseEndpoint);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 10_000;
+    this.#probeAfterMs = options.probeAfterMs ?? 300;
+    this.#probeTimeoutMs = options.probeTimeoutMs ?? 700;
     this.#agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 256 });
   }
 
@@ -88,7 +145,10 @@ export class RaftkitClient {
   }
 
   async put(key: string, value: string, options: CallOptions = {}): Promise<{ index: number }> {
-    const r = await this.#write({ method: 'PUT', path: kvPath(key), body: { value } }, options);
+    const r = await this.#write(
+      { method: 'PUT', path: kvPath(key), body: { value }, shape: shapes.written },
+      options,
+    );
     return { index: r.index as number };
   }
 
@@ -96,7 +156,10 @@ export class RaftkitClient {
     key: string,
     options: CallOptions = {},
   ): Promise<{ index: number; deleted: boolean }> {
-    const r = await this.#write({ method: 'DELETE', path: kvPath(key) }, options);
+    const r = await this.#write(
+      { method: 'DELETE', path: kvPath(key), shape: shapes.deleted },
+      options,
+    );
     return { index: r.index as number, deleted: r.deleted as boolean };
   }
 
@@ -108,7 +171,10 @@ export class RaftkitClient {
     options: CallOptions = {},
   ): Promise<{ succeeded: boolean; index: number }> {
     const path = `${kvPath(key)}/cas`;
-    const r = await this.#write({ method: 'POST', path, body: { expected, value } }, options);
+    const r = await this.#write(
+      { method: 'POST', path, body: { expected, value }, shape: shapes.cas },
+      options,
+    );
     return { succeeded: r.succeeded as boolean, index: r.index as number };
   }
 
@@ -118,7 +184,10 @@ export class RaftkitClient {
     options: CallOptions & { readonly stale?: boolean } = {},
   ): Promise<GetResult | null> {
     const path = `${kvPath(key)}${options.stale === true ? '?stale=true' : ''}`;
-    const r = await this.#call({ method: 'GET', path, accept: [404] }, this.#deadline(options));
+    const r = await this.#call(
+      { method: 'GET', path, accept: [404], shape: shapes.got },
+      this.#deadline(options),
+    );
     if (r.status === 404 && r.body.code === 'not-found') return null;
     if (r.status === 404) throw new BadRequestError(String(r.body.error), 404);
     return {
@@ -132,7 +201,10 @@ export class RaftkitClient {
   async status(options: CallOptions = {}): Promise<NodeStatus> {
     const deadline = this.#deadline(options);
     await this.#discover(deadline);
-    const r = await this.#call({ method: 'GET', path: '/v1/status' }, deadline);
+    const r = await this.#call(
+      { method: 'GET', path: '/v1/status', shape: shapes.status },
+      deadline,
+    );
     return r.body as unknown as NodeStatus;
   }
 
@@ -174,7 +246,8 @@ export class RaftkitClient {
 
   #register(deadline: number): Promise<number> {
     if (this.#session === null) {
-      const session = this.#call({ method: 'POST', path: '/v1/sessions' }, deadline).then((r) => {
+      const register = { method: 'POST', path: '/v1/sessions', shape: shapes.session };
+      const session = this.#call(register, deadline).then((r) => {
         this.#registered = r.body.client as number;
         return this.#registered;
       });
@@ -202,13 +275,17 @@ export class RaftkitClient {
       const endpoint = this.endpoints[this.#preferred] as URL;
       let pause = Math.min(1000, 25 * 2 ** Math.min(tries, 6));
       try {
-        const r = await this.#send(endpoint, attempt, Math.min(this.#attemptTimeoutMs, remaining));
+        const timeoutMs = Math.min(this.#attemptTimeoutMs, remaining);
+        const r = await this.#watched(endpoint, attempt, timeoutMs, deadline);
         if (r.status === 200 || attempt.accept?.includes(r.status)) return r;
         const message = `${r.status} from ${endpoint.host}: ${String(r.body.error)}`;
         if (r.status === 503 || r.status === 504) {
           last = message;
           if (r.status === 504 || r.body.code === 'unavailable') maybeApplied = true;
-          pause = Math.max(pause, Math.min(r.retryAfterMs ?? 0, 1000));
+          // An overloaded or leaderless node asks for time; elsewhere the next try is at once.
+          if (r.body.code === 'overloaded' || r.body.code === 'no-leader') {
+            pause = Math.max(pause, Math.min(r.retryAfterMs ?? 0, 1000));
+          }
         } else if (r.status >= 500) {
           throw new ServerError(message, r.status);
         } else {
@@ -217,7 +294,9 @@ export class RaftkitClient {
       } catch (e) {
         if (e instanceof BadRequestError || e instanceof ServerError) throw e;
         const code = (e as NodeJS.ErrnoException).code ?? '';
-        if (!NOT_SENT.has(code)) maybeApplied = true;
+        // Another server than raftkit applied nothing; everything else may have reached one.
+        const notApplied = NOT_SENT.has(code) || (e instanceof NotRaftkitError && !e.fromRaftkit);
+        if (!notApplied) maybeApplied = true;
         last = `${endpoint.host}: ${(e as Error).message}`;
       }
       this.#next();
@@ -239,26 +318,110 @@ export class RaftkitClient {
     this.#leaderFound = false;
   }
 
-  /** Asks every endpoint for its status and prefers the one that is leader. */
+  /**
+   * Asks every endpoint for its status and prefers the one that is leader. It does not wait
+   * on a silent endpoint: the first leader to answer ends it, and after a short while an
+   * endpoint that answered at all is preferred to one that has not.
+   */
   #discover(deadline: number): Promise<void> {
     // Half the time left at most, so that the call itself keeps time to be tried.
     const wait = Math.max(1, Math.min(1000, (deadline - performance.now()) / 2));
-    this.#discovery ??= (async () => {
-      const statuses = await Promise.all(
-        this.endpoints.map((e) =>
-          this.#send(e, { method: 'GET', path: '/v1/status' }, wait).catch(() => null),
-        ),
+    this.#discovery ??= new Promise<void>((resolve) => {
+      const answered = new Set<number>();
+      let pending = this.endpoints.length;
+      let settled = false;
+      const settle = (leader: number) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(settleTimer);
+        clearTimeout(waitTimer);
+        this.#leaderFound = leader >= 0;
+        if (leader >= 0) this.#preferred = leader;
+        else if (answered.size > 0 && !answered.has(this.#preferred)) {
+          this.#preferred = Math.min(...answered);
+        }
+        resolve();
+      };
+      const settleTimer = setTimeout(
+        () => {
+          if (answered.size > 0) settle(-1);
+        },
+        Math.min(DISCOVERY_SETTLE_MS, wait),
       );
-      const leader = statuses.findIndex((s) => s?.status === 200 && s.body.role === 'leader');
-      if (leader >= 0) this.#preferred = leader;
-      this.#leaderFound = leader >= 0;
-    })().finally(() => {
+      const waitTimer = setTimeout(() => settle(-1), wait);
+      this.endpoints.forEach((e, i) => {
+        const status = { method: 'GET', path: '/v1/status', shape: shapes.status };
+        this.#send(e, status, wait)
+          .then((s) => {
+            if (s.status !== 200) return;
+            answered.add(i);
+            if (s.body.role === 'leader') settle(i);
+          })
+          .catch(() => {})
+          .finally(() => {
+            if (--pending === 0) settle(-1);
+          });
+      });
+    }).finally(() => {
       this.#discovery = null;
     });
     return this.#discovery;
   }
 
-  #send(endpoint: URL, attempt: Attempt, timeoutMs: number): Promise<Response> {
+  /**
+   * Sends `attempt` to `endpoint` and, while it waits, checks every `probeAfterMs` that the
+   * endpoint still answers: a process that is paused or hung answers no probe, and the attempt
+   * is given up (the request may have reached it: its outcome is unknown).
+   */
+  #watched(
+    endpoint: URL,
+    attempt: Attempt,
+    timeoutMs: number,
+    deadline: number,
+  ): Promise<Response> {
+    const abort = new AbortController();
+    const request = this.#send(endpoint, attempt, timeoutMs, abort.signal);
+    let timer: NodeJS.Timeout | undefined;
+    const check = async (): Promise<void> => {
+      const silent = await this.#silence(endpoint, deadline);
+      if (abort.signal.aborted) return;
+      if (silent !== null) abort.abort(new SilentEndpointError(silent));
+      else timer = setTimeout(check, this.#probeAfterMs);
+    };
+    timer = setTimeout(check, this.#probeAfterMs);
+    return request.finally(() => {
+      clearTimeout(timer);
+      abort.abort();
+    });
+  }
+
+  /**
+   * Null if `endpoint` answers a status request within `probeTimeoutMs`, else why not. Every
+   * request waiting on one endpoint shares one probe, so a slow cluster is not flooded.
+   */
+  #silence(endpoint: URL, deadline: number): Promise<string | null> {
+    let probe = this.#probes.get(endpoint);
+    if (probe === undefined) {
+      const probeMs = Math.max(1, Math.min(this.#probeTimeoutMs, deadline - performance.now()));
+      const status = { method: 'GET', path: '/v1/status', shape: shapes.status };
+      // On a new connection: a kept-alive one to a hung process proves nothing more.
+      probe = this.#send(endpoint, status, probeMs, undefined, false)
+        .then(() => null)
+        .catch((e: Error) => `${endpoint.host} stopped answering (a status probe: ${e.message})`)
+        .finally(() => this.#probes.delete(endpoint));
+      this.#probes.set(endpoint, probe);
+    }
+    return probe;
+  }
+
+  /** One HTTP request; rejects unless the answer is a raftkit answer of the expected shape. */
+  #send(
+    endpoint: URL,
+    attempt: Attempt,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    keepAlive = true,
+  ): Promise<Response> {
     const body = attempt.body === undefined ? undefined : JSON.stringify(attempt.body);
     return new Promise((resolve, reject) => {
       const req = http.request(
@@ -267,7 +430,7 @@ export class RaftkitClient {
           port: endpoint.port,
           method: attempt.method,
           path: attempt.path,
-          agent: this.#agent,
+          agent: keepAlive ? this.#agent : false,
           headers: {
             ...(body === undefined
               ? {}
@@ -277,26 +440,20 @@ export class RaftkitClient {
         },
         (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            // A raftkit answer is small (a value is at most 1 MiB, escaped): bound what is held.
+            size += c.length;
+            if (size <= MAX_ANSWER_BYTES) chunks.push(c);
+          });
           res.on('error', reject);
           res.on('end', () => {
             clearTimeout(timer);
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown;
             try {
-              parsed = JSON.parse(text);
-            } catch {
-              parsed = { error: text.slice(0, 200) };
+              resolve(readAnswer(endpoint, attempt, res, Buffer.concat(chunks), size));
+            } catch (e) {
+              reject(e);
             }
-            const retryAfter = Number(res.headers['retry-after']);
-            resolve({
-              status: res.statusCode ?? 0,
-              body: (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<
-                string,
-                unknown
-              >,
-              retryAfterMs: Number.isFinite(retryAfter) ? retryAfter * 1000 : null,
-            });
           });
         },
       );
@@ -304,13 +461,61 @@ export class RaftkitClient {
         () => req.destroy(new Error(`no answer within ${Math.round(timeoutMs)} ms`)),
         timeoutMs,
       );
+      const onAbort = () =>
+        req.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (e) => {
         clearTimeout(timer);
         reject(e);
       });
+      req.on('close', () => signal?.removeEventListener('abort', onAbort));
       req.end(body);
     });
   }
+}
+
+/** Largest answer body read, in bytes. */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** The answer in `bytes`, if it is a raftkit answer; else a `NotRaftkitError` in one line. */
+function readAnswer(
+  endpoint: URL,
+  attempt: Attempt,
+  res: http.IncomingMessage,
+  bytes: Buffer,
+  size: number,
+): Response {
+  const status = res.statusCode ?? 0;
+  const type = String(res.headers['content-type'] ?? 'no content type');
+  const fromRaftkit = res.headers[API_HEADER] !== undefined;
+  const refuse = (why: string): never => {
+    const what = fromRaftkit ? 'a damaged raftkit answer' : 'not a raftkit node';
+    throw new NotRaftkitError(
+      `${endpoint.host} gave ${what}: ${status}, ${type}, ${why}`,
+      fromRaftkit,
+    );
+  };
+  if (!fromRaftkit) refuse(`no ${API_HEADER} header`);
+  if (!type.startsWith('application/json')) refuse('not JSON');
+  if (size > MAX_ANSWER_BYTES) refuse(`${size} bytes`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    refuse('its body is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return refuse('its body is not a JSON object');
+  }
+  const body = parsed as Record<string, unknown>;
+  const ok = status === 200 ? attempt.shape(body) : isText(body.error) && isText(body.code);
+  if (!ok) refuse(`a body without the fields of ${status === 200 ? attempt.path : 'an error'}`);
+  const retryAfter = Number(res.headers['retry-after']);
+  return {
+    status,
+    body,
+    retryAfterMs: Number.isFinite(retryAfter) ? retryAfter * 1000 : null,
+  };
 }
 
 function parseEndpoint(endpoint: string): URL {

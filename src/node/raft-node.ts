@@ -115,8 +115,8 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   #appliedTerm = 0;
   /** The leader's own proposals, by the index of their entry. */
   readonly #byIndex = new Map<number, LocalProposal>();
-  /** Proposals this node forwarded to the leader, by request number. */
-  readonly #byRequest = new Map<number, Waiter<unknown>>();
+  /** Proposals this node forwarded to the leader, by request number, with the leader's term. */
+  readonly #byRequest = new Map<number, LocalProposal>();
   #nextRequest = 0;
   /** Linearizable reads waiting for their read index, by context. */
   readonly #reads = new Map<string, Waiter<number>>();
@@ -370,13 +370,15 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       this.#byRequest.delete(request),
     );
     if (waiter.settled) return waiter.promise;
-    this.#byRequest.set(request, waiter);
+    const term = this.#term;
+    this.#byRequest.set(request, { term, waiter });
     const data = encodeTagged(command, this.id, this.#incarnation, request);
     this.#transport.send({
       type: 'forward',
       from: this.id,
       to: leader,
       id: request,
+      term,
       commands: [data],
     });
     return waiter.promise;
@@ -441,7 +443,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     this.#stopping = (async () => {
       const error = new NodeStoppedError(reason);
       for (const { waiter } of [...this.#byIndex.values()]) waiter.reject(error);
-      for (const w of [...this.#byRequest.values()]) w.reject(error);
+      for (const { waiter } of [...this.#byRequest.values()]) waiter.reject(error);
       for (const w of [...this.#reads.values()]) w.reject(error);
       for (const w of [...this.#readsAwaitingApply.keys()]) w.reject(error);
       for (const w of [...this.#leaderWaiters.keys()]) w.reject(error);
@@ -559,6 +561,14 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   /** The leader takes a follower's forwarded commands, or says why not. */
   #onForward(m: ForwardProposal): void {
     try {
+      if (m.term !== this.#raw.term) {
+        // Taken in another term than the follower's, it could apply after the follower has
+        // judged it superseded (see `#supersede`).
+        throw new ProposalDroppedError(
+          'superseded',
+          `forwarded to the leader of term ${m.term}; this node is in term ${this.#raw.term}`,
+        );
+      }
       for (const c of m.commands) {
         const command = decodeCommand(c);
         if (typeof command === 'string' || command.origin !== m.from) {
@@ -606,9 +616,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   }
 
   #onRefusal(m: ForwardRefusal): void {
-    const waiter = this.#byRequest.get(m.id);
-    if (waiter === undefined) return;
-    waiter.reject(this.#remoteError(m));
+    this.#byRequest.get(m.id)?.waiter.reject(this.#remoteError(m));
   }
 
   /** The typed error a leader's refusal stands for, rebuilt from its fields. */
@@ -683,8 +691,8 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
         command.origin === this.id &&
         command.incarnation === this.#incarnation
       ) {
-        const waiter = this.#byRequest.get(command.request);
-        if (waiter !== undefined) settle(waiter, outcome);
+        const forwarded = this.#byRequest.get(command.request);
+        if (forwarded !== undefined) settle(forwarded.waiter, outcome);
       }
     }
     if (entries.length > 0) this.#releaseReads(this.#applied);
@@ -692,13 +700,26 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
 
   /**
    * An entry of `term` is being applied: every older-term proposal of this node not yet applied
-   * lies at a later index, where terms can only be higher. None of them will ever apply.
+   * lies at a later index, where terms can only be higher. None of them will ever apply. The
+   * same holds for a forwarded proposal: a leader takes one only in the term it was sent for.
+   * So a follower whose leader vanished learns it once the next leader's first entry applies,
+   * not when its request times out.
    */
   #supersede(term: number): void {
     for (const [index, p] of [...this.#byIndex]) {
       if (p.term < term) {
         p.waiter.reject(
           new ProposalDroppedError('superseded', `entry ${index} was replaced in term ${term}`),
+        );
+      }
+    }
+    for (const [request, p] of [...this.#byRequest]) {
+      if (p.term < term) {
+        p.waiter.reject(
+          new ProposalDroppedError(
+            'superseded',
+            `forwarded request ${request} of term ${p.term} was not taken before term ${term}`,
+          ),
         );
       }
     }
@@ -734,7 +755,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   #expire(): void {
     const now = this.#clock.now();
     for (const { waiter } of [...this.#byIndex.values()]) waiter.expire(now);
-    for (const w of [...this.#byRequest.values()]) w.expire(now);
+    for (const { waiter } of [...this.#byRequest.values()]) waiter.expire(now);
     for (const w of [...this.#reads.values()]) w.expire(now);
     for (const w of [...this.#readsAwaitingApply.keys()]) w.expire(now);
     for (const w of [...this.#leaderWaiters.keys()]) w.expire(now);

@@ -124,7 +124,7 @@ function fieldsSize(m: Frame): number {
     case 'hello':
       return 0;
     case 'forward': {
-      let size = 8 + 4;
+      let size = 8 + 8 + 4;
       for (const c of m.commands) size += 4 + c.byteLength;
       return size;
     }
@@ -200,6 +200,7 @@ function writeFields(w: Writer, m: Frame): void {
       return;
     case 'forward':
       w.f64(m.id);
+      w.f64(m.term);
       w.u32(m.commands.length);
       for (const c of m.commands) {
         w.u32(c.byteLength);
@@ -381,11 +382,12 @@ function readFields(r: Reader, type: Frame['type'], from: string, to: string): F
       return { type, from, to };
     case 'forward': {
       const id = r.int();
+      const term = r.int();
       const count = r.u32();
       if (count * 4 > r.remaining()) throw new Truncated(`${count} commands announced`);
       const commands: Uint8Array[] = new Array(count);
       for (let i = 0; i < count; i++) commands[i] = r.bytes(r.u32());
-      return { type, from, to, id, commands };
+      return { type, from, to, id, term, commands };
     }
     case 'forward-refusal': {
       const id = r.int();

@@ -12,6 +12,11 @@ export interface ForwardProposal {
   readonly to: NodeId;
   /** The follower's number for this request, echoed in a refusal. */
   readonly id: number;
+  /**
+   * The term of the leader it is meant for: a leader of another term refuses it, so that once
+   * the follower applies an entry of a later term, it knows the request can never apply.
+   */
+  readonly term: number;
   readonly commands: readonly Uint8Array[];
 }
 

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -151,7 +152,7 @@ describe('raftkit cluster and the client commands', () => {
     assert.ok(report.stateMachine.sessions >= 1);
   });
 
-  test('wrong flags and arguments: one line, the usage, a non-zero exit', async () => {
+  test('wrong flags and arguments: one line that points to the help, a non-zero exit', async () => {
     const cases: [string[], RegExp][] = [
       [['node', '--peers', '127.0.0.1:1', '--data', dir], /required option '--listen <host:port>'/],
       [
@@ -179,9 +180,9 @@ describe('raftkit cluster and the client commands', () => {
       assert.notEqual(r.code, 0, args.join(' '));
       assert.match(r.stderr, message, args.join(' '));
       assert.equal(r.stdout, '', args.join(' '));
-      const lines = r.stderr.trim().split('\n');
-      // The first line is the error; the usage follows for flag errors.
-      assert.match(lines[0] ?? '', /error|raftkit:/, args.join(' '));
+      // One line, never the whole usage; a usage error points to the command's help.
+      assert.match(r.stderr, /^raftkit( [a-z]+)?: [^\n]+\n$/, args.join(' '));
+      if (args[0] !== 'status') assert.match(r.stderr, / \(see raftkit [a-z]+ --help\)\n$/);
     }
   });
 
@@ -200,6 +201,30 @@ describe('raftkit cluster and the client commands', () => {
     const r = await raftkit('get', 'k', '--endpoints', '127.0.0.1:1', '--timeout-ms', '300');
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^raftkit: GET \/v1\/kv\/k: no node answered in time/);
+  });
+
+  test('an endpoint that answers HTML is no node: one line and exit 1 alone, skipped when first', async () => {
+    const html = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<html>\n${'<p>not raftkit</p>\n'.repeat(10)}</html>\n`);
+    });
+    await new Promise<void>((r) => html.listen(0, '127.0.0.1', r));
+    const at = `127.0.0.1:${(html.address() as AddressInfo).port}`;
+    try {
+      const alone = await raftkit('put', 'x', '1', '--endpoints', at, '--timeout-ms', '500');
+      assert.equal(alone.code, 1);
+      assert.equal(alone.stdout, '');
+      assert.match(alone.stderr, /^raftkit: [^\n]*not a raftkit node: 200, text\/html[^\n]*\n$/);
+      const first = await raftkit('put', 'x', '1', `--endpoints=${at},${endpoints.split('=')[1]}`);
+      assert.equal(first.code, 0, first.stderr);
+      const { index } = JSON.parse(first.stdout) as { index: number };
+      const got = JSON.parse((await raftkit('get', 'x', endpoints)).stdout) as { index: number };
+      assert.equal(got.index, index);
+    } finally {
+      html.closeAllConnections();
+      html.close();
+    }
   });
 
   test('SIGINT stops every node and frees every port', async () => {

@@ -125,6 +125,7 @@ test('an assertion that fails on a forwarded proposal stops the leader; no refus
       from: follower.id,
       to: leader.id,
       id: 1,
+      term: leader.term,
       commands: [encodeTagged(encode('y'), follower.id, 7, 1)],
     });
     storage.arm();

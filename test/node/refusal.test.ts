@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { OverloadedError, ProposalDroppedError } from '../../src/core/index.js';
+import { encodeTagged } from '../../src/node/command.js';
 import {
   type ForwardRefusal,
   type MemoryTransport,
@@ -87,6 +88,78 @@ test('a forwarded proposal refused by the leader fails with the typed error it s
       e2.message,
       `overloaded (maxUncommittedBytes): refused by ${leader.id}: 9 bytes pending`,
     );
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a proposal forwarded to a leader that vanished fails as superseded once the next leader commits', async () => {
+  const c = await TestCluster.start(3);
+  try {
+    const leader = await c.leader();
+    const follower = c.followers()[0];
+    assert.ok(follower !== undefined);
+    // The leader is cut off: the forward is lost with it, and the other two elect a new one.
+    c.network.isolate(leader.id);
+    const started = performance.now();
+    const outcome = await follower
+      .propose(encode('lost'), { timeoutMs: 10_000 })
+      .catch((e: Error) => e);
+    const ms = performance.now() - started;
+    assert.ok(outcome instanceof ProposalDroppedError, String(outcome));
+    assert.equal(outcome.reason, 'superseded');
+    // Known when the new leader's first entry applies (an election: about 200-400 ms here),
+    // not when the 10 s timeout runs out.
+    assert.ok(ms < 3000, `${Math.round(ms)} ms`);
+    assert.notEqual(follower.leader, leader.id);
+    // Nothing was applied for it, and a retry goes through.
+    assert.equal(await follower.propose(encode('again')), 1);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('a leader refuses a proposal forwarded for another of its terms', async () => {
+  const c = new TestCluster(3);
+  const transports = new Map<string, MemoryTransport>();
+  for (const id of c.ids) {
+    await c.startNode(
+      id,
+      {},
+      {
+        transport: (t: Transport) => {
+          transports.set(id, t as MemoryTransport);
+          return t;
+        },
+      },
+    );
+  }
+  try {
+    const leader = await c.leader();
+    const follower = c.followers()[0];
+    assert.ok(follower !== undefined);
+    const before = leader.status().lastIndex;
+    const sent: unknown[] = [];
+    const watched = transports.get(leader.id) as MemoryTransport;
+    const send = watched.send.bind(watched);
+    watched.send = (m) => {
+      if (m.type === 'forward-refusal') sent.push(m);
+      send(m);
+    };
+    watched.receive(
+      new WireCodec({ now: () => 0 }).encode({
+        type: 'forward',
+        from: follower.id,
+        to: leader.id,
+        id: 5,
+        term: leader.term - 1,
+        commands: [encodeTagged(encode('late'), follower.id, 1, 5)],
+      }),
+      follower.id,
+    );
+    assert.equal(leader.status().lastIndex, before, 'nothing appended');
+    assert.equal(sent.length, 1);
+    assert.deepEqual((sent[0] as ForwardRefusal).reason, 'superseded');
   } finally {
     await c.stop();
   }
