@@ -7,9 +7,10 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { describeCommand } from '../node/index.js';
-import { inspectDataDir } from '../storage/index.js';
+import { inspectionReport, openInspection } from '../storage/index.js';
 import { clientCommands } from './client-commands.js';
 import { clusterCommand } from './cluster-command.js';
+import { LazyArray, writeJson } from './json-stream.js';
 import { nodeCommand } from './node-command.js';
 import { replayKv, replayObjects } from './replay.js';
 import { simCommand } from './sim-command.js';
@@ -47,23 +48,14 @@ export function buildProgram(
     .exitOverride();
   program
     .command('inspect')
-    .description("print a node's hard state and log (its data directory) as JSON")
+    .description("print a node's hard state, log and state machine (its data directory) as JSON")
     .argument('<dir>', 'the data directory of a node (it may be running: nothing is written)')
     .option('--from <index>', 'first log index to list', logIndex)
     .option('--to <index>', 'last log index to list', logIndex)
+    .option('--no-entries', 'list no log entries')
+    .option('--prefix <text>', "list only the key-value store's keys that start with this")
     .option('--objects', 'rebuild the replicated objects from the committed log and print them')
-    .action(async (dir: string, options: { from?: number; to?: number; objects?: boolean }) => {
-      const { objects, ...range } = options;
-      const report = await inspectDataDir(dir, { ...range, describe: describeCommand });
-      if (objects === true) {
-        report.stateMachine = await replayObjects(dir);
-      } else {
-        // A key-value node's store, when every committed command is a key-value command.
-        const kv = await replayKv(dir);
-        if (kv.applied > 0 && kv.refused === 0) report.stateMachine = kv;
-      }
-      output.out(`${JSON.stringify(report, null, 2)}\n`);
-    });
+    .action((dir: string, options: InspectFlags) => inspect(dir, options, output));
   for (const command of [
     nodeCommand(output),
     clusterCommand(output),
@@ -95,6 +87,45 @@ function outputFor(output: Output, name: string) {
       write(`${name}: ${message} (see ${name} --help)\n`);
     },
   };
+}
+
+interface InspectFlags {
+  readonly from?: number;
+  readonly to?: number;
+  readonly entries: boolean;
+  readonly prefix?: string;
+  readonly objects?: boolean;
+}
+
+/**
+ * `raftkit inspect`: the report is written as it is read (entries from disk, keys from the
+ * rebuilt store), never held whole. A range of entries asked for without `--prefix` shows the
+ * store as counts only: whoever asks for some entries does not want every key too.
+ */
+async function inspect(dir: string, flags: InspectFlags, output: Output): Promise<void> {
+  const range = {
+    ...(flags.from === undefined ? {} : { from: flags.from }),
+    ...(flags.to === undefined ? {} : { to: flags.to }),
+  };
+  const inspection = await openInspection(dir, { ...range, describe: describeCommand });
+  try {
+    const entries = flags.entries ? new LazyArray(() => inspection.entries()) : [];
+    const report = inspectionReport(inspection, entries);
+    if (flags.objects === true) {
+      report.stateMachine = await replayObjects(dir);
+    } else {
+      const summary = flags.prefix === undefined && (flags.from ?? flags.to) !== undefined;
+      const kv = await replayKv(dir, {
+        summary,
+        ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
+      });
+      // A key-value node's store, when every committed command is a key-value command.
+      if (kv.applied > 0 && kv.refused === 0) report.stateMachine = kv;
+    }
+    writeJson(report, output.out);
+  } finally {
+    await inspection.close();
+  }
 }
 
 /** `text` on one line, at most 500 characters: an error line, never a dump. */

@@ -8,6 +8,7 @@ import { KvStore } from '../kv/index.js';
 import { decodeCommand, type StateMachine } from '../node/index.js';
 import { ObjectStore } from '../replicated/index.js';
 import { FileStorage } from '../storage/index.js';
+import { LazyObject } from './json-stream.js';
 
 export interface Replayed<T> {
   readonly appliedIndex: number;
@@ -57,17 +58,35 @@ export async function replayObjects(dir: string) {
   return { appliedIndex: r.appliedIndex, refused: r.refused, objects: r.state };
 }
 
-/** The key-value store: every key with its value and the index that set it, and sessions. */
-export async function replayKv(dir: string) {
-  const r = await replay(dir, new KvStore(), (store) => ({
-    data: Object.fromEntries(store.snapshot().data),
-    sessions: store.sessions.size,
-  }));
-  return {
+/** Which part of a key-value store `inspect` prints. */
+export interface KvSelection {
+  /** Only keys that start with this. Default: every key. */
+  readonly prefix?: string;
+  /** Counts only, no keys. */
+  readonly summary?: boolean;
+}
+
+/**
+ * The key-value store: every key (or those selected) with its value and the index that set
+ * it, and the sessions. The keys are listed as they are written out, not copied first.
+ */
+export async function replayKv(dir: string, selection: KvSelection = {}) {
+  const r = await replay(dir, new KvStore(), (store) => store);
+  const store = r.state;
+  const summary = {
     kind: 'kv',
     appliedIndex: r.appliedIndex,
     refused: r.refused,
     applied: r.applied,
-    ...r.state,
+    keys: store.size,
+    sessions: store.sessions.size,
+  };
+  if (selection.summary === true) return summary;
+  const prefix = selection.prefix ?? '';
+  return {
+    ...summary,
+    data: new LazyObject(function* () {
+      for (const pair of store.entries()) if (pair[0].startsWith(prefix)) yield pair;
+    }),
   };
 }

@@ -43,6 +43,11 @@ export class KvStore implements StateMachine {
     return this.#data.get(key);
   }
 
+  /** Every key and its entry, in the order they were first written. */
+  entries(): IterableIterator<[string, KvEntry]> {
+    return this.#data.entries();
+  }
+
   apply(bytes: Uint8Array, index: number): KvResult {
     const command = decodeKvCommand(bytes, index);
     this.#appliedIndex = index;

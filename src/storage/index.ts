@@ -22,7 +22,14 @@ export {
 } from './file-storage.js';
 export { type FileHandle, type FileSystem, joinPath } from './file-system.js';
 export { HARD_STATE_FILE } from './hard-state-file.js';
-export { describeData, type InspectOptions, inspectDataDir } from './inspect.js';
+export {
+  describeData,
+  type Inspection,
+  type InspectOptions,
+  inspectDataDir,
+  inspectionReport,
+  openInspection,
+} from './inspect.js';
 export {
   type DiskOperation,
   MemoryFileSystem,

@@ -39,40 +39,80 @@ function describeEntry(
   return { index: e.index, term: e.term, kind: e.kind, ...data };
 }
 
+/** A data directory opened to look at: its identity, hard state, log, and entries on demand. */
+export interface Inspection {
+  readonly dir: string;
+  readonly id: string | null;
+  readonly hardState: ReturnType<FileStorage['hardState']>;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly segments: readonly { readonly file: string; readonly bytes: number }[];
+  readonly tornTail: FileStorage['tornTail'];
+  /** The entries `options.from` to `options.to`, read from disk a chunk at a time. */
+  entries(): Generator<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** Opens `dir` read-only (no lock, nothing written) for `inspect`. */
+export async function openInspection(
+  dir: string,
+  options: InspectOptions = {},
+): Promise<Inspection> {
+  const fs = options.fs ?? new NodeFileSystem();
+  const identity = await readIdentity(fs, dir);
+  const storage = await FileStorage.open(dir, { fs, readOnly: true, logger: { warn() {} } });
+  const first = Math.max(storage.firstIndex(), options.from ?? 0);
+  const last = Math.min(storage.lastIndex(), options.to ?? Number.POSITIVE_INFINITY);
+  const describe = options.describe ?? describeData;
+  return {
+    dir,
+    id: identity.id,
+    hardState: storage.hardState(),
+    firstIndex: storage.firstIndex(),
+    lastIndex: storage.lastIndex(),
+    segments: storage.log.recovered.segments.map((s) => ({ file: s.file, bytes: s.validBytes })),
+    tornTail: storage.tornTail,
+    *entries() {
+      for (let i = first; i <= last; ) {
+        const chunk = storage.entries(i, last + 1, 4 * 1024 * 1024);
+        for (const e of chunk) yield describeEntry(e, describe);
+        i += chunk.length;
+      }
+    },
+    close: () => storage.close(),
+  };
+}
+
+/** The report `inspect` prints, with `entries` standing for the log's selected entries. */
+export function inspectionReport(
+  inspection: Inspection,
+  entries: unknown,
+): Record<string, unknown> {
+  return {
+    dir: inspection.dir,
+    id: inspection.id,
+    layout: LAYOUT,
+    hardState: inspection.hardState,
+    log: {
+      firstIndex: inspection.firstIndex,
+      lastIndex: inspection.lastIndex,
+      segments: inspection.segments,
+      tornTail: inspection.tornTail,
+      entries,
+    },
+    stateMachine: null,
+  };
+}
+
+/** The whole report in memory (for small logs and tests; the command streams it). */
 export async function inspectDataDir(
   dir: string,
   options: InspectOptions = {},
 ): Promise<Record<string, unknown>> {
-  const fs = options.fs ?? new NodeFileSystem();
-  const identity = await readIdentity(fs, dir);
-  const storage = await FileStorage.open(dir, { fs, readOnly: true, logger: { warn() {} } });
+  const inspection = await openInspection(dir, options);
   try {
-    const first = Math.max(storage.firstIndex(), options.from ?? 0);
-    const last = Math.min(storage.lastIndex(), options.to ?? Number.POSITIVE_INFINITY);
-    const entries: Record<string, unknown>[] = [];
-    for (let i = first; i <= last; ) {
-      const chunk = storage.entries(i, last + 1, 4 * 1024 * 1024);
-      for (const e of chunk) entries.push(describeEntry(e, options.describe ?? describeData));
-      i += chunk.length;
-    }
-    return {
-      dir,
-      id: identity.id,
-      layout: LAYOUT,
-      hardState: storage.hardState(),
-      log: {
-        firstIndex: storage.firstIndex(),
-        lastIndex: storage.lastIndex(),
-        segments: storage.log.recovered.segments.map((s) => ({
-          file: s.file,
-          bytes: s.validBytes,
-        })),
-        tornTail: storage.tornTail,
-        entries,
-      },
-      stateMachine: null,
-    };
+    return inspectionReport(inspection, [...inspection.entries()]);
   } finally {
-    await storage.close();
+    await inspection.close();
   }
 }

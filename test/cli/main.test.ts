@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { encodeKvCommand } from '../../src/kv/commands.js';
 import { encodePlain, encodeTagged } from '../../src/node/command.js';
 import { FileStorage } from '../../src/storage/index.js';
 
@@ -22,7 +23,7 @@ async function raftkit(
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
       [resolve(root, 'bin/raftkit.js'), ...args],
-      { timeout: 10_000 },
+      { timeout: 10_000, maxBuffer: 64 * 1024 * 1024 },
     );
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -110,6 +111,61 @@ describe('raftkit inspect', () => {
       [2],
     );
     await s.close();
+  });
+
+  test("a range of entries shows the store's counts, not every key; --prefix selects keys", async () => {
+    const dir = join(base, 'kv');
+    const s = await FileStorage.open(dir, { id: 'n1' });
+    const keys = 20_000;
+    const entries = Array.from({ length: keys }, (_, i) => ({
+      index: i + 1,
+      term: 1,
+      kind: 'command' as const,
+      data: encodePlain(
+        encodeKvCommand({ op: 'put', key: `key-${i}`, value: 'v'.repeat(40), at: 0 }),
+      ),
+    }));
+    await s.save({ entries, hardState: { term: 1, vote: 'n1', commit: keys }, sync: true });
+    await s.close();
+    const range = await raftkit('inspect', dir, '--from', '5', '--to', '6');
+    assert.equal(range.code, 0, range.stderr);
+    // Two entries and the store's counts: a few kilobytes, where the keys would be megabytes.
+    assert.ok(range.stdout.length < 5000, `${range.stdout.length} bytes`);
+    const report = JSON.parse(range.stdout);
+    assert.deepEqual(
+      report.log.entries.map((e: { index: number }) => e.index),
+      [5, 6],
+    );
+    assert.deepEqual(report.stateMachine, {
+      kind: 'kv',
+      appliedIndex: keys,
+      refused: 0,
+      applied: keys,
+      keys,
+      sessions: 0,
+    });
+    const some = JSON.parse(
+      (await raftkit('inspect', dir, '--prefix', 'key-1999', '--no-entries')).stdout,
+    );
+    assert.deepEqual(some.log.entries, []);
+    assert.deepEqual(Object.keys(some.stateMachine.data), [
+      'key-1999',
+      'key-19990',
+      'key-19991',
+      'key-19992',
+      'key-19993',
+      'key-19994',
+      'key-19995',
+      'key-19996',
+      'key-19997',
+      'key-19998',
+      'key-19999',
+    ]);
+    assert.deepEqual(some.stateMachine.data['key-1999'], { value: 'v'.repeat(40), index: 2000 });
+    // Everything, written as it is read: every entry and every key.
+    const all = JSON.parse((await raftkit('inspect', dir)).stdout);
+    assert.equal(all.log.entries.length, keys);
+    assert.equal(Object.keys(all.stateMachine.data).length, keys);
   });
 
   test('bad input is a one-line error and exit 1', async () => {
