@@ -5,7 +5,7 @@
  * rest of inspect: it works on the directory of a running node.
  */
 import { KvStore } from '../kv/index.js';
-import { decodeCommand, type StateMachine } from '../node/index.js';
+import { decodeCommand, LogClock, type StateMachine } from '../node/index.js';
 import { ObjectStore } from '../replicated/index.js';
 import { FileStorage } from '../storage/index.js';
 import { LazyObject } from './json-stream.js';
@@ -28,6 +28,8 @@ async function replay<S extends StateMachine, T>(
     const commit = Math.min(storage.hardState().commit, storage.lastIndex());
     let applied = 0;
     let refused = 0;
+    // The log's time, as the node computes it: the state machine sees the same.
+    const clock = new LogClock();
     for (let i = storage.firstIndex(); i <= commit; ) {
       const chunk = storage.entries(i, commit + 1, 4 * 1024 * 1024);
       for (const e of chunk) {
@@ -35,7 +37,7 @@ async function replay<S extends StateMachine, T>(
         const command = decodeCommand(e.data);
         try {
           if (typeof command === 'string') throw new Error(command);
-          store.apply(command.payload, e.index);
+          store.apply(command.payload, e.index, clock.observe(command));
           applied++;
         } catch {
           refused++;

@@ -3,9 +3,11 @@
  * Key-value commands as they travel in the log, and their results.
  *
  * A command is a small JSON object (readable in `raftkit inspect`). Every write may carry a
- * session reference `{client, seq, ack}` for exactly-once application (see `sessions.ts`),
- * and every command carries `at`, the proposing server's clock in milliseconds: the only time
- * the state machine knows, so session expiry is decided by the log and identical everywhere.
+ * session reference `{client, seq, ack}` for exactly-once application (see `sessions.ts`).
+ * Time is not a command's: the leader stamps every entry with the log's time, which the node
+ * hands to the state machine (see `../node/command.ts`). Commands written before that carried
+ * the receiving server's clock as `at`; it is accepted and ignored, since one fast clock
+ * moved every session's expiry with it.
  */
 import { InvalidCommandError } from '../node/index.js';
 
@@ -19,15 +21,14 @@ export interface SessionRef {
 }
 
 export type KvCommand =
-  | { readonly op: 'register'; readonly at: number }
+  | { readonly op: 'register' }
   | {
       readonly op: 'put';
       readonly key: string;
       readonly value: string;
       readonly session?: SessionRef;
-      readonly at: number;
     }
-  | { readonly op: 'del'; readonly key: string; readonly session?: SessionRef; readonly at: number }
+  | { readonly op: 'del'; readonly key: string; readonly session?: SessionRef }
   | {
       readonly op: 'cas';
       readonly key: string;
@@ -36,7 +37,6 @@ export type KvCommand =
       /** null: delete the key. */
       readonly value: string | null;
       readonly session?: SessionRef;
-      readonly at: number;
     };
 
 export type KvWrite = Exclude<KvCommand, { op: 'register' }>;
@@ -97,8 +97,8 @@ export function decodeKvCommand(bytes: Uint8Array, index: number): KvCommand {
   const c = parsed as Record<string, unknown>;
   const shape = typeof c.op === 'string' ? fields[c.op as KvCommand['op']] : undefined;
   if (shape === undefined) throw new InvalidCommandError(index, `unknown op ${String(c.op)}`);
-  if (!Number.isSafeInteger(c.at) || (c.at as number) < 0) {
-    throw new InvalidCommandError(index, 'missing or invalid time');
+  if ('at' in c && (!Number.isSafeInteger(c.at) || (c.at as number) < 0)) {
+    throw new InvalidCommandError(index, 'invalid time');
   }
   for (const [name, check] of Object.entries(shape)) {
     if (!(name in c) || !check(c[name])) throw new InvalidCommandError(index, `bad ${name}`);

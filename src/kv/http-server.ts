@@ -52,8 +52,6 @@ export interface KvServerOptions {
   readonly leaderWaitMs?: number;
   readonly metrics?: KvMetrics;
   readonly logger?: KvServerLogger;
-  /** Wall-clock milliseconds stamped on commands, for session expiry. Default `Date.now`. */
-  readonly now?: () => number;
 }
 
 interface Reply {
@@ -100,7 +98,6 @@ export class KvHttpServer {
   readonly #limits: KvLimits;
   readonly #timeoutMs: number;
   readonly #leaderWaitMs: number;
-  readonly #now: () => number;
   readonly #server: http.Server;
 
   private constructor(options: KvServerOptions) {
@@ -109,7 +106,6 @@ export class KvHttpServer {
     this.#limits = { ...defaultKvLimits, ...options.limits };
     this.#timeoutMs = options.requestTimeoutMs ?? 5000;
     this.#leaderWaitMs = options.leaderWaitMs ?? 2000;
-    this.#now = options.now ?? Date.now;
     this.#server = http.createServer((req, res) => {
       void this.#serve(req, res);
     });
@@ -190,7 +186,7 @@ export class KvHttpServer {
       case 'get':
         return this.#get(route.key, route.stale);
       case 'register': {
-        const result = await this.#propose({ op: 'register', at: this.#now() });
+        const result = await this.#propose({ op: 'register' });
         return { status: 200, body: result };
       }
       case 'put': {
@@ -200,7 +196,6 @@ export class KvHttpServer {
           op: 'put',
           key: route.key,
           value,
-          at: this.#now(),
           ...(session && { session }),
         });
       }
@@ -209,7 +204,6 @@ export class KvHttpServer {
         return this.#write({
           op: 'del',
           key: route.key,
-          at: this.#now(),
           ...(session && { session }),
         });
       }
@@ -221,7 +215,6 @@ export class KvHttpServer {
           key: route.key,
           expected,
           value,
-          at: this.#now(),
           ...(session && { session }),
         });
       }

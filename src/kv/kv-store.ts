@@ -48,10 +48,10 @@ export class KvStore implements StateMachine {
     return this.#data.entries();
   }
 
-  apply(bytes: Uint8Array, index: number): KvResult {
+  apply(bytes: Uint8Array, index: number, time: number): KvResult {
     const command = decodeKvCommand(bytes, index);
     this.#appliedIndex = index;
-    this.sessions.advance(command.at);
+    this.sessions.advance(time);
     if (command.op === 'register') return { client: this.sessions.register(index) };
     return this.#write(command, index, command.session);
   }

@@ -10,7 +10,7 @@
  * be in flight at once, in any order.
  *
  * Memory is bounded, and expiry is deterministic because it follows the log only: the time is
- * the largest `at` seen in applied commands. A session idle for `ttlMs` of that time, or the
+ * the log's, stamped by leaders (see `../node/command.ts`). A session idle for `ttlMs` of it, or the
  * least recently used one when there are more than `maxSessions`, is dropped; a later request
  * from it is refused as expired. An id that is not in the table was either expired or never
  * registered, and in both cases nothing is applied, so no write can ever apply twice.
@@ -58,7 +58,7 @@ export class SessionTable {
   readonly #maxPending: number;
   /** In order of last use, oldest first (a used session is moved to the end). */
   #sessions = new Map<number, Session>();
-  /** The log's time: the largest `at` applied so far. */
+  /** The log's time, as of the last command applied. */
   #clock = 0;
 
   constructor(options: SessionOptions = {}) {

@@ -1,21 +1,36 @@
 /**
  * @module
- * What a command entry's bytes hold: the state machine's command, and for a proposal that a
+ * What a command entry's bytes hold: the state machine's command; for a proposal that a
  * follower forwarded, the follower's id, incarnation and request number, so that the follower
- * knows its own request when it applies the entry. The incarnation (random per start) keeps a
- * restarted node from taking an entry of its previous life, replayed from the log, for a new
- * request that happens to have the same number.
+ * knows its own request when it applies the entry (the incarnation, random per start, keeps a
+ * restarted node from taking an entry of its previous life for a new request of the same
+ * number); and the leader's stamp of the log's time.
  *
- * `0 | command` or `1 | u8 origin length | origin | u32 incarnation | f64 request | command`.
+ *     0 | command                                                   plain
+ *     1 | u8 origin length | origin | u32 incarnation | f64 request | command     forwarded
+ *     2 | f64 time | command                                        plain, stamped by the leader
+ *     3 | f64 time | u8 origin length | origin | ...  | command     forwarded, stamped
+ *
+ * A follower forwards the unstamped form (1); the leader stamps it as it proposes it (3).
+ * Entries written before stamps existed (0 and 1) carry no time.
+ *
+ * The log's time (`LogClock`) is the largest stamp of the entries applied so far. Only a
+ * leader stamps, with the log time it knew plus what its own monotonic clock has measured
+ * since (`LeaderClock`): no node's wall clock is ever read, so no clock setting, however
+ * wrong, moves the log's time; a leader whose clock runs fast moves it faster only while it
+ * leads, at its clock's rate. Every node applies the same stamps, so the time is the same
+ * everywhere at each index: a state machine may decide expiry by it deterministically.
  */
 import { describeData } from '../storage/index.js';
 import { MAX_ID_BYTES } from '../transport/index.js';
 
 const PLAIN = 0;
 const TAGGED = 1;
+/** Added to an envelope's tag when it carries the leader's time. */
+const STAMPED = 2;
 
-/** The largest envelope: tag byte, origin of MAX_ID_BYTES, incarnation, request number. */
-export const COMMAND_ENVELOPE_BYTES = 1 + 1 + MAX_ID_BYTES + 4 + 8;
+/** The largest envelope: tag, time, origin of MAX_ID_BYTES, incarnation, request number. */
+export const COMMAND_ENVELOPE_BYTES = 1 + 8 + 1 + MAX_ID_BYTES + 4 + 8;
 
 export interface Command {
   readonly payload: Uint8Array;
@@ -23,12 +38,23 @@ export interface Command {
   readonly origin: string | null;
   readonly incarnation: number;
   readonly request: number;
+  /** The leader's stamp of the log's time, in milliseconds; null if it carries none. */
+  readonly time: number | null;
 }
 
 export function encodePlain(payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(1 + payload.byteLength);
   out[0] = PLAIN;
   out.set(payload, 1);
+  return out;
+}
+
+/** The leader's own command, stamped with the log's `time`. */
+export function encodeStamped(payload: Uint8Array, time: number): Uint8Array {
+  const out = Buffer.allocUnsafe(9 + payload.byteLength);
+  out[0] = PLAIN + STAMPED;
+  out.writeDoubleBE(time, 1);
+  out.set(payload, 9);
   return out;
 }
 
@@ -50,25 +76,44 @@ export function encodeTagged(
   return out;
 }
 
+/** A forwarded (unstamped) envelope, stamped by the leader with the log's `time`. */
+export function stamp(data: Uint8Array, time: number): Uint8Array {
+  const out = Buffer.allocUnsafe(data.byteLength + 8);
+  out[0] = (data[0] as number) + STAMPED;
+  out.writeDoubleBE(time, 1);
+  out.set(data.subarray(1), 9);
+  return out;
+}
+
 /** The command in an entry's bytes, or a reason why they are not one. */
 export function decodeCommand(data: Uint8Array): Command | string {
   if (data.byteLength === 0) return 'empty command entry';
-  if (data[0] === PLAIN) {
-    return { payload: data.subarray(1), origin: null, incarnation: 0, request: 0 };
-  }
-  if (data[0] !== TAGGED) return `unknown command envelope ${data[0]}`;
-  if (data.byteLength < 2) return 'truncated command envelope';
-  const idLength = data[1] as number;
-  const at = 2 + idLength;
-  if (data.byteLength < at + 12 || idLength === 0) return 'truncated command envelope';
+  const tag = data[0] as number;
+  if (tag > TAGGED + STAMPED) return `unknown command envelope ${tag}`;
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const request = buf.readDoubleBE(at + 4);
+  let at = 1;
+  let time: number | null = null;
+  if (tag >= STAMPED) {
+    if (data.byteLength < 9) return 'truncated command envelope';
+    time = buf.readDoubleBE(1);
+    if (!Number.isSafeInteger(time) || time < 0) return 'bad time in envelope';
+    at = 9;
+  }
+  if (tag % STAMPED === PLAIN) {
+    return { payload: data.subarray(at), origin: null, incarnation: 0, request: 0, time };
+  }
+  if (data.byteLength < at + 1) return 'truncated command envelope';
+  const idLength = data[at] as number;
+  const after = at + 1 + idLength;
+  if (data.byteLength < after + 12 || idLength === 0) return 'truncated command envelope';
+  const request = buf.readDoubleBE(after + 4);
   if (!Number.isSafeInteger(request) || request < 0) return 'bad request number in envelope';
   return {
-    payload: data.subarray(at + 12),
-    origin: buf.toString('utf8', 2, at),
-    incarnation: buf.readUInt32BE(at),
+    payload: data.subarray(after + 12),
+    origin: buf.toString('utf8', at + 1, after),
+    incarnation: buf.readUInt32BE(after),
     request,
+    time,
   };
 }
 
@@ -80,5 +125,47 @@ export function describeCommand(data: Uint8Array): Record<string, unknown> {
   }
   const origin =
     command.origin === null ? {} : { origin: command.origin, request: command.request };
-  return { ...origin, ...describeData(command.payload) };
+  const time = command.time === null ? {} : { time: command.time };
+  return { ...origin, ...time, ...describeData(command.payload) };
+}
+
+/** The log's time as entries are applied: the largest stamp so far (it never goes back). */
+export class LogClock {
+  #time = 0;
+
+  get time(): number {
+    return this.#time;
+  }
+
+  /** The log's time once `command` is applied. */
+  observe(command: Command): number {
+    if (command.time !== null && command.time > this.#time) this.#time = command.time;
+    return this.#time;
+  }
+}
+
+/**
+ * A leader's stamps: the log time it started from, plus the milliseconds its monotonic clock
+ * has measured since. When the log's time is found ahead (entries of the previous leader
+ * applied after it took over), it starts again from there, so its stamps never lag the log's
+ * time and never run ahead of what it has itself measured.
+ */
+export class LeaderClock {
+  #base: number;
+  #baseAt: number;
+
+  constructor(logTime: number, now: number) {
+    this.#base = logTime;
+    this.#baseAt = now;
+  }
+
+  stamp(logTime: number, now: number): number {
+    const measured = this.#base + Math.max(0, now - this.#baseAt);
+    if (logTime >= measured) {
+      this.#base = logTime;
+      this.#baseAt = now;
+      return logTime;
+    }
+    return Math.floor(measured);
+  }
 }

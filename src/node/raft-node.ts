@@ -35,7 +35,14 @@ import {
   type WireMessage,
 } from '../transport/index.js';
 import type { Clock, Timer } from './clock.js';
-import { decodeCommand, encodePlain, encodeTagged } from './command.js';
+import {
+  decodeCommand,
+  encodeStamped,
+  encodeTagged,
+  LeaderClock,
+  LogClock,
+  stamp,
+} from './command.js';
 import { InvalidCommandError, NodeStoppedError } from './errors.js';
 import {
   checkNodeOptions,
@@ -113,6 +120,10 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   /** Index and term of the last entry applied; a higher term supersedes older proposals. */
   #applied = 0;
   #appliedTerm = 0;
+  /** The log's time as of the last entry applied (see `command.ts`). */
+  readonly #logClock = new LogClock();
+  /** This node's stamps while it leads; null otherwise. */
+  #leaderClock: LeaderClock | null = null;
   /** The leader's own proposals, by the index of their entry. */
   readonly #byIndex = new Map<number, LocalProposal>();
   /** Proposals this node forwarded to the leader, by request number, with the leader's term. */
@@ -262,6 +273,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     };
   }
 
+  /** The log's time as of the last entry applied, in milliseconds (see `command.ts`). */
+  get logTime(): number {
+    return this.#logClock.time;
+  }
+
   transportStats(): TransportStats {
     return this.#transport.stats();
   }
@@ -350,7 +366,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     );
     if (waiter.settled) return waiter.promise;
     try {
-      const position = this.#raw.propose([encodePlain(command)]);
+      const position = this.#raw.propose([encodeStamped(command, this.#stamp())]);
       index = position.lastIndex;
       this.#byIndex.set(index, { term: position.term, waiter });
       this.#schedule();
@@ -571,14 +587,18 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       }
       for (const c of m.commands) {
         const command = decodeCommand(c);
-        if (typeof command === 'string' || command.origin !== m.from) {
-          throw new ProposalDroppedError('invalid', 'a forwarded command must carry its origin');
+        if (typeof command === 'string' || command.origin !== m.from || command.time !== null) {
+          throw new ProposalDroppedError(
+            'invalid',
+            'a forwarded command must carry its origin, and no time (the leader stamps it)',
+          );
         }
         if (command.payload.byteLength > this.#maxCommandBytes) {
           throw new ProposalDroppedError('too-large', `${command.payload.byteLength}-byte command`);
         }
       }
-      this.#raw.propose(m.commands);
+      const time = this.#stamp();
+      this.#raw.propose(m.commands.map((c) => stamp(c, time)));
     } catch (e) {
       // Anything but a refusal (a broken invariant above all) is thrown on: it stops the node.
       const refusal = this.#refusal(e, m);
@@ -639,6 +659,10 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     this.#leader = soft.leader;
     this.#term = soft.term;
     if (roleChanged) {
+      this.#leaderClock =
+        soft.role === 'leader' ? new LeaderClock(this.#logClock.time, this.#clock.now()) : null;
+    }
+    if (roleChanged) {
       this.#emit('role', soft.role, soft.term);
       if (soft.role === 'leader') this.#callback(() => this.#options.onLeader?.(soft.term));
       if (soft.role === 'follower') {
@@ -676,8 +700,9 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
         outcome = { ok: false, error: new InvalidCommandError(e.index, command) };
         this.#logger.warn({ index: e.index }, `entry ${e.index} is not a command: ${command}`);
       } else {
+        const time = this.#logClock.observe(command);
         try {
-          outcome = { ok: true, value: this.stateMachine.apply(command.payload, e.index) };
+          outcome = { ok: true, value: this.stateMachine.apply(command.payload, e.index, time) };
         } catch (err) {
           outcome = {
             ok: false,
@@ -783,6 +808,14 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     if (!(e instanceof AssertionError)) return undefined;
     void this.#stop(e);
     return e;
+  }
+
+  /** The log time this leader stamps on the entry it proposes now. */
+  #stamp(): number {
+    // The node leads (a proposal reaches here only then); its clock was set when it began to.
+    const clock = this.#leaderClock ?? new LeaderClock(this.#logClock.time, this.#clock.now());
+    this.#leaderClock = clock;
+    return clock.stamp(this.#logClock.time, this.#clock.now());
   }
 
   #checkRunning(): void {

@@ -26,9 +26,9 @@ export class Observed<S extends StateMachine> implements StateMachine {
     this.#onApply = onApply;
   }
 
-  apply(command: Uint8Array, index: number): unknown {
+  apply(command: Uint8Array, index: number, time: number): unknown {
     this.#onApply(index, command);
-    return this.inner.apply(command, index);
+    return this.inner.apply(command, index, time);
   }
 }
 

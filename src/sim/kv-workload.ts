@@ -77,8 +77,8 @@ export class KvWorkload implements Workload<KvStore> {
     await Promise.all(clients);
   }
 
-  livenessCommand(now: number): Uint8Array {
-    return encodeKvCommand({ op: 'put', key: 'liveness', value: 'ok', at: Math.floor(now) });
+  livenessCommand(): Uint8Array {
+    return encodeKvCommand({ op: 'put', key: 'liveness', value: 'ok' });
   }
 
   check(): WorkloadVerdict {
@@ -162,7 +162,7 @@ class KvClient {
 
   async #register(): Promise<void> {
     const s = this.#w.settings;
-    const command = encodeKvCommand({ op: 'register', at: Math.floor(this.#ctx.scheduler.now) });
+    const command = encodeKvCommand({ op: 'register' });
     const result = await this.#attempts((node) =>
       node.propose(command, { timeoutMs: s.attemptMs }),
     );
@@ -202,19 +202,17 @@ class KvClient {
       seq: ++this.#seq,
       ack: this.#seq,
     };
-    const at = Math.floor(this.#ctx.scheduler.now);
     const command: KvCommand =
       input.op === 'put'
-        ? { op: 'put', key: input.key, value: input.value, session, at }
+        ? { op: 'put', key: input.key, value: input.value, session }
         : input.op === 'del'
-          ? { op: 'del', key: input.key, session, at }
+          ? { op: 'del', key: input.key, session }
           : {
               op: 'cas',
               key: input.key,
               expected: input.expected,
               value: input.value,
               session,
-              at,
             };
     const bytes = encodeKvCommand(command);
     const r = await this.#attempts((node) => node.propose(bytes, { timeoutMs: s.attemptMs }));

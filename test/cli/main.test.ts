@@ -121,9 +121,7 @@ describe('raftkit inspect', () => {
       index: i + 1,
       term: 1,
       kind: 'command' as const,
-      data: encodePlain(
-        encodeKvCommand({ op: 'put', key: `key-${i}`, value: 'v'.repeat(40), at: 0 }),
-      ),
+      data: encodePlain(encodeKvCommand({ op: 'put', key: `key-${i}`, value: 'v'.repeat(40) })),
     }));
     await s.save({ entries, hardState: { term: 1, vote: 'n1', commit: keys }, sync: true });
     await s.close();

@@ -15,25 +15,24 @@ import { KvStore } from '../../src/kv/kv-store.js';
 import { InvalidCommandError } from '../../src/node/index.js';
 import { propertySeed } from '../support/property.js';
 
-/** Applies commands at consecutive indices, as the node would. */
+/** Applies commands at consecutive indices, as the node would, at the log time given. */
 class Applier {
   index = 0;
   constructor(readonly store = new KvStore()) {}
-  apply(command: KvCommand): KvResult {
-    return this.store.apply(encodeKvCommand(command), ++this.index);
+  apply(command: KvCommand, time = 0): KvResult {
+    return this.store.apply(encodeKvCommand(command), ++this.index, time);
   }
-  register(at = 0): number {
-    const r = this.apply({ op: 'register', at });
+  register(time = 0): number {
+    const r = this.apply({ op: 'register' }, time);
     assert.ok('client' in r);
     return r.client;
   }
 }
 
-const put = (key: string, value: string, session?: SessionRef, at = 0): KvCommand => ({
+const put = (key: string, value: string, session?: SessionRef): KvCommand => ({
   op: 'put',
   key,
   value,
-  at,
   ...(session === undefined ? {} : { session }),
 });
 
@@ -42,32 +41,32 @@ describe('operations', () => {
     const a = new Applier();
     assert.deepEqual(a.apply(put('k', 'v1')), { index: 1 });
     assert.deepEqual(a.store.get('k'), { value: 'v1', index: 1 });
-    assert.deepEqual(a.apply({ op: 'cas', key: 'k', expected: 'nope', value: 'x', at: 0 }), {
+    assert.deepEqual(a.apply({ op: 'cas', key: 'k', expected: 'nope', value: 'x' }), {
       index: 2,
       succeeded: false,
     });
-    assert.deepEqual(a.apply({ op: 'cas', key: 'k', expected: 'v1', value: 'v2', at: 0 }), {
+    assert.deepEqual(a.apply({ op: 'cas', key: 'k', expected: 'v1', value: 'v2' }), {
       index: 3,
       succeeded: true,
     });
     assert.deepEqual(a.store.get('k'), { value: 'v2', index: 3 });
     // null expected: only when absent.
-    assert.deepEqual(a.apply({ op: 'cas', key: 'k', expected: null, value: 'v3', at: 0 }), {
+    assert.deepEqual(a.apply({ op: 'cas', key: 'k', expected: null, value: 'v3' }), {
       index: 4,
       succeeded: false,
     });
-    assert.deepEqual(a.apply({ op: 'cas', key: 'n', expected: null, value: 'new', at: 0 }), {
+    assert.deepEqual(a.apply({ op: 'cas', key: 'n', expected: null, value: 'new' }), {
       index: 5,
       succeeded: true,
     });
     // null value: delete on success.
-    assert.deepEqual(a.apply({ op: 'cas', key: 'n', expected: 'new', value: null, at: 0 }), {
+    assert.deepEqual(a.apply({ op: 'cas', key: 'n', expected: 'new', value: null }), {
       index: 6,
       succeeded: true,
     });
     assert.equal(a.store.get('n'), undefined);
-    assert.deepEqual(a.apply({ op: 'del', key: 'k', at: 0 }), { index: 7, deleted: true });
-    assert.deepEqual(a.apply({ op: 'del', key: 'k', at: 0 }), { index: 8, deleted: false });
+    assert.deepEqual(a.apply({ op: 'del', key: 'k' }), { index: 7, deleted: true });
+    assert.deepEqual(a.apply({ op: 'del', key: 'k' }), { index: 8, deleted: false });
     assert.equal(a.store.size, 0);
     assert.equal(a.store.appliedIndex, 8);
   });
@@ -80,7 +79,6 @@ describe('operations', () => {
       new Uint8Array([0xff, 0xfe]),
       '[]',
       'null',
-      '{"op":"put","key":"k","value":"v"}',
       '{"op":"put","key":"k","value":1,"at":0}',
       '{"op":"put","key":"k","at":0}',
       '{"op":"drop","key":"k","at":0}',
@@ -93,10 +91,17 @@ describe('operations', () => {
     ];
     for (const b of bad) {
       const bytes = typeof b === 'string' ? new TextEncoder().encode(b) : b;
-      assert.throws(() => a.store.apply(bytes, 99), InvalidCommandError, String(b));
+      assert.throws(() => a.store.apply(bytes, 99, 0), InvalidCommandError, String(b));
     }
     assert.equal(JSON.stringify(a.store.snapshot()), before);
   });
+});
+
+test("a command of an older log, carrying its server's clock as at, applies with at ignored", () => {
+  const store = new KvStore();
+  const bytes = new TextEncoder().encode('{"op":"put","key":"k","value":"v","at":9999999999999}');
+  assert.deepEqual(store.apply(bytes, 1, 5), { index: 1 });
+  assert.equal(store.sessions.clock, 5, 'the log time is the one the node hands over');
 });
 
 describe('sessions', () => {
@@ -114,7 +119,6 @@ describe('sessions', () => {
       key: 'c',
       expected: null,
       value: 'x',
-      at: 0,
       session: { client, seq: 2, ack: 1 },
     };
     assert.deepEqual(a.apply(cas), { index: 5, succeeded: true });
@@ -140,17 +144,17 @@ describe('sessions', () => {
       rejected: 'session-expired',
     });
     const client = a.register(10_000);
-    a.apply(put('k', 'v', { client, seq: 1, ack: 1 }, 10_500));
+    a.apply(put('k', 'v', { client, seq: 1, ack: 1 }), 10_500);
     // Idle for exactly the TTL: still there.
-    assert.deepEqual(a.apply(put('k', 'v', { client, seq: 1, ack: 1 }, 11_500)), { index: 3 });
+    assert.deepEqual(a.apply(put('k', 'v', { client, seq: 1, ack: 1 }), 11_500), { index: 3 });
     // Log time moves on, through anyone's command: the session expires.
-    a.apply(put('other', 'x', undefined, 12_501));
+    a.apply(put('other', 'x'), 12_501);
     assert.equal(a.store.sessions.size, 0);
-    assert.deepEqual(a.apply(put('k', 'v', { client, seq: 1, ack: 1 }, 12_600)), {
+    assert.deepEqual(a.apply(put('k', 'v', { client, seq: 1, ack: 1 }), 12_600), {
       rejected: 'session-expired',
     });
-    // Time in the log never goes back, whatever a server's clock says.
-    a.apply(put('other', 'y', undefined, 5));
+    // Time never goes back (the node never hands a lower one; the table holds it anyway).
+    a.apply(put('other', 'y'), 5);
     assert.equal(a.store.sessions.clock, 12_600);
   });
 
@@ -181,11 +185,11 @@ describe('sessions', () => {
   test('snapshot and restore carry the data and the sessions', () => {
     const a = new Applier();
     const client = a.register(7);
-    a.apply(put('k', 'v', { client, seq: 1, ack: 1 }, 8));
+    a.apply(put('k', 'v', { client, seq: 1, ack: 1 }), 8);
     const b = new Applier(new KvStore());
     b.store.restore(JSON.parse(JSON.stringify(a.store.snapshot())));
     b.index = a.index;
-    assert.deepEqual(b.apply(put('k', 'v', { client, seq: 1, ack: 1 }, 9)), { index: 2 });
+    assert.deepEqual(b.apply(put('k', 'v', { client, seq: 1, ack: 1 }), 9), { index: 2 });
     assert.deepEqual(b.store.snapshot().data, a.store.snapshot().data);
     assert.equal(b.store.appliedIndex, 3);
     assert.equal(b.store.sessions.clock, 9);
@@ -219,8 +223,8 @@ test('property: with retries duplicated and reordered, each request applies exac
           r.op === 'put'
             ? put(r.key, r.value, session)
             : r.op === 'del'
-              ? { op: 'del', key: r.key, at: 0, session }
-              : { op: 'cas', key: r.key, expected: null, value: r.value, at: 0, session };
+              ? { op: 'del', key: r.key, session }
+              : { op: 'cas', key: r.key, expected: null, value: r.value, session };
         for (let c = 0; c < r.copies; c++) queue.push({ command, id });
       });
       // Deliver the copies in a random order; the first copy of each request to arrive is

@@ -48,7 +48,8 @@ export class KvCluster {
     return this.http.map((a) => `http://${a}`);
   }
 
-  async startNode(i: number): Promise<KvNode> {
+  /** Starts node `i`; `options` are added to the cluster's for this node only. */
+  async startNode(i: number, options: Partial<KvNodeOptions> = {}): Promise<KvNode> {
     const node = await startKvNode({
       ...fastTiming,
       address: this.raft[i] as string,
@@ -56,6 +57,7 @@ export class KvCluster {
       dataDir: join(this.dir, `node${i}`),
       http: this.http[i] as string,
       ...this.extra,
+      ...options,
     });
     this.nodes[i] = node;
     return node;

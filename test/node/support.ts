@@ -21,12 +21,15 @@ import {
 export class ListMachine implements StateMachine {
   readonly applied: string[] = [];
   readonly indices: number[] = [];
+  /** The log's time each command was applied at. */
+  readonly times: number[] = [];
 
-  apply(command: Uint8Array, index: number): unknown {
+  apply(command: Uint8Array, index: number, time: number): unknown {
     const text = new TextDecoder().decode(command);
     if (text === 'fail') throw new Error('the state machine refused "fail"');
     this.applied.push(text);
     this.indices.push(index);
+    this.times.push(time);
     return this.applied.length;
   }
 }
