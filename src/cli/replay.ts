@@ -5,7 +5,7 @@
  * rest of inspect: it works on the directory of a running node.
  */
 import { KvStore } from '../kv/index.js';
-import { decodeCommand, LogClock, type StateMachine } from '../node/index.js';
+import { clusterIdentityOf, decodeCommand, LogClock, type StateMachine } from '../node/index.js';
 import { ObjectStore } from '../replicated/index.js';
 import { FileStorage } from '../storage/index.js';
 import { LazyObject } from './json-stream.js';
@@ -33,7 +33,8 @@ async function replay<S extends StateMachine, T>(
     for (let i = storage.firstIndex(); i <= commit; ) {
       const chunk = storage.entries(i, commit + 1, 4 * 1024 * 1024);
       for (const e of chunk) {
-        if (e.kind === 'noop') continue;
+        // The node's own entries (no-ops, the cluster's identity) are no state machine's.
+        if (e.kind === 'noop' || clusterIdentityOf(e.data) !== null) continue;
         const command = decodeCommand(e.data);
         try {
           if (typeof command === 'string') throw new Error(command);

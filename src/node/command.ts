@@ -28,6 +28,11 @@ const PLAIN = 0;
 const TAGGED = 1;
 /** Added to an envelope's tag when it carries the leader's time. */
 const STAMPED = 2;
+/** The node's own entry naming the cluster's identity (not the state machine's). */
+const CLUSTER_IDENTITY = 4;
+
+/** Longest cluster identity, in bytes of UTF-8. */
+export const MAX_CLUSTER_IDENTITY_BYTES = 64;
 
 /** The largest envelope: tag, time, origin of MAX_ID_BYTES, incarnation, request number. */
 export const COMMAND_ENVELOPE_BYTES = 1 + 8 + 1 + MAX_ID_BYTES + 4 + 8;
@@ -85,6 +90,29 @@ export function stamp(data: Uint8Array, time: number): Uint8Array {
   return out;
 }
 
+/**
+ * The entry a cluster's first leader writes once (see `RaftNode`): the identity the cluster
+ * drew when it formed. Every node that applies it knows its cluster from then on.
+ */
+export function encodeClusterIdentity(identity: string): Uint8Array {
+  const text = Buffer.from(identity, 'utf8');
+  const out = new Uint8Array(1 + text.length);
+  out[0] = CLUSTER_IDENTITY;
+  out.set(text, 1);
+  return out;
+}
+
+/** The cluster identity an entry names, or null if it is no such entry (or a malformed one). */
+export function clusterIdentityOf(data: Uint8Array): string | null {
+  if (data[0] !== CLUSTER_IDENTITY || data.byteLength < 2) return null;
+  if (data.byteLength > 1 + MAX_CLUSTER_IDENTITY_BYTES) return null;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(1));
+  } catch {
+    return null;
+  }
+}
+
 /** The command in an entry's bytes, or a reason why they are not one. */
 export function decodeCommand(data: Uint8Array): Command | string {
   if (data.byteLength === 0) return 'empty command entry';
@@ -119,6 +147,8 @@ export function decodeCommand(data: Uint8Array): Command | string {
 
 /** An entry's command as a person reads it (for `raftkit inspect`): its origin, and its bytes. */
 export function describeCommand(data: Uint8Array): Record<string, unknown> {
+  const cluster = clusterIdentityOf(data);
+  if (cluster !== null) return { cluster };
   const command = decodeCommand(data);
   if (typeof command === 'string') {
     return { invalid: command, base64: Buffer.from(data).toString('base64') };

@@ -6,7 +6,13 @@
 export type { FlushReport } from '../storage/index.js';
 export { formatAddress, type HostPort, parseAddress } from '../transport/index.js';
 export type { Clock, Timer } from './clock.js';
-export { type Command, decodeCommand, describeCommand, LogClock } from './command.js';
+export {
+  type Command,
+  clusterIdentityOf,
+  decodeCommand,
+  describeCommand,
+  LogClock,
+} from './command.js';
 export { AbortedError, InvalidCommandError, NodeStoppedError, TimeoutError } from './errors.js';
 export {
   DEFAULT_ELECTION_MS,

@@ -20,6 +20,7 @@ import {
   OverloadedError,
   ProposalDroppedError,
   type ProposalDropReason,
+  type Random,
   RawNode,
   type ReadState,
   type Role,
@@ -36,7 +37,9 @@ import {
 } from '../transport/index.js';
 import type { Clock, Timer } from './clock.js';
 import {
+  clusterIdentityOf,
   decodeCommand,
+  encodeClusterIdentity,
   encodeStamped,
   encodeTagged,
   LeaderClock,
@@ -85,6 +88,8 @@ export interface NodeStatus {
   readonly appliedIndex: number;
   readonly lastIndex: number;
   readonly members: readonly NodeId[];
+  /** The identity the cluster drew when it first formed; null until this node learns it. */
+  readonly cluster: string | null;
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: Error };
@@ -124,6 +129,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   readonly #logClock = new LogClock();
   /** This node's stamps while it leads; null otherwise. */
   #leaderClock: LeaderClock | null = null;
+  readonly #random: Random;
+  /** The identity the cluster drew when it first formed; null until this node learns it. */
+  #cluster: string | null;
+  /** The term in which this node, leading, proposed the cluster's identity. */
+  #identityProposedIn = 0;
   /** The leader's own proposals, by the index of their entry. */
   readonly #byIndex = new Map<number, LocalProposal>();
   /** Proposals this node forwarded to the leader, by request number, with the leader's term. */
@@ -156,6 +166,10 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     this.#tickMs = timing.tickMs;
     this.#maxCommandBytes = maxCommandBytes(options.transport);
     this.#incarnation = random.int(2 ** 32);
+    this.#random = random;
+    // A cluster's identity, once known, goes on every frame: peers of another are refused.
+    this.#cluster = options.storage.clusterIdentity?.() ?? null;
+    if (this.#cluster !== null) options.transport.bindCluster?.(this.#cluster);
     const budget = options.transport.maxMessageBytes - MESSAGE_OVERHEAD_BYTES;
     this.#raw = new RawNode({
       ...options.raft,
@@ -270,7 +284,16 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       appliedIndex: s.appliedIndex,
       lastIndex: s.lastIndex,
       members: this.members,
+      cluster: this.#cluster,
     };
+  }
+
+  /**
+   * The identity this node's cluster drew when it first formed, or null until this node has
+   * applied the entry that names it (its first leader writes it once its first entry commits).
+   */
+  get clusterIdentity(): string | null {
+    return this.#cluster;
   }
 
   /** The log's time as of the last entry applied, in milliseconds (see `command.ts`). */
@@ -694,6 +717,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
         );
       }
       if (e.kind === 'noop') continue;
+      const identity = clusterIdentityOf(e.data);
+      if (identity !== null) {
+        this.#learnCluster(identity, e.index);
+        continue;
+      }
       const command = decodeCommand(e.data);
       let outcome: Outcome;
       if (typeof command === 'string') {
@@ -720,7 +748,55 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
         if (forwarded !== undefined) settle(forwarded.waiter, outcome);
       }
     }
-    if (entries.length > 0) this.#releaseReads(this.#applied);
+    if (entries.length > 0) {
+      this.#releaseReads(this.#applied);
+      this.#proposeClusterIdentity();
+    }
+  }
+
+  /**
+   * A cluster gets its identity when it first forms: its first leader, once an entry of its
+   * own term has applied (so every committed entry has, and an identity among them would be
+   * known), draws one and writes it in the log. If that entry is lost with its leader, the
+   * next leader does the same; once one commits, every later leader has applied it first.
+   */
+  #proposeClusterIdentity(): void {
+    if (this.#cluster !== null || this.#role !== 'leader') return;
+    if (this.#appliedTerm !== this.#term || this.#identityProposedIn === this.#term) return;
+    this.#identityProposedIn = this.#term;
+    const hex = () =>
+      this.#random
+        .int(2 ** 32)
+        .toString(16)
+        .padStart(8, '0');
+    try {
+      this.#raw.propose([encodeClusterIdentity(`${hex()}${hex()}`)]);
+      this.#schedule();
+    } catch (e) {
+      // Overloaded: try again after the next apply. Stepped down (or a transfer under way):
+      // the next leader writes it. Anything else is a broken invariant.
+      if (e instanceof OverloadedError) this.#identityProposedIn = 0;
+      else if (!(e instanceof NotLeaderError || e instanceof ProposalDroppedError)) throw e;
+    }
+  }
+
+  /** The log names the cluster's identity: from now on, frames carry it. */
+  #learnCluster(identity: string, index: number): void {
+    if (this.#cluster === identity) return;
+    if (this.#cluster !== null) {
+      // Only the first applied identity counts; `#proposeClusterIdentity` writes no second.
+      this.#logger.warn(
+        { index, identity, cluster: this.#cluster },
+        `entry ${index} names another cluster identity than the one recorded; kept ${this.#cluster}`,
+      );
+      return;
+    }
+    this.#cluster = identity;
+    this.#transport.bindCluster?.(identity);
+    this.#storage.bindCluster?.(identity).catch((e: unknown) => {
+      void this.#stop(e instanceof Error ? e : new Error(String(e)));
+    });
+    this.#logger.info({ cluster: identity, index }, `cluster identity ${identity}`);
   }
 
   /**

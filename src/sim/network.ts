@@ -195,6 +195,10 @@ export class SimTransport implements Transport {
     this.#network.leave(this);
   }
 
+  bindCluster(identity: string): void {
+    this.#codec.bindCluster(identity);
+  }
+
   stats(): TransportStats {
     return this.#codec.stats();
   }

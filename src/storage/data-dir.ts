@@ -20,7 +20,7 @@ const FORMAT = 'raftkit data directory';
 const VERSION = 1;
 
 export const LAYOUT: Readonly<Record<string, string>> = {
-  'raftkit.json': 'this file: what the directory is and whose',
+  'raftkit.json': 'this file: what the directory is, whose, and of which cluster',
   'log/': 'write-ahead log, segments of CRC-framed records (raftos: .log)',
   'hard-state.json': 'term, vote and commit index, replaced atomically (raftos: .storage)',
   'state_machine/': 'snapshots of the applied state (raftos: .state_machine)',
@@ -30,6 +30,11 @@ export const LAYOUT: Readonly<Record<string, string>> = {
 export interface Identity {
   /** The node this directory belongs to, if it was named when created. */
   readonly id: string | null;
+  /**
+   * The identity its cluster drew when it first formed, once this node has learnt it (from
+   * the log); null before. A node refuses peers of another identity.
+   */
+  readonly cluster: string | null;
 }
 
 /** Reads the identity file; throws `NotADataDirError` if `dir` is not a data directory. */
@@ -56,7 +61,13 @@ export async function readIdentity(fs: FileSystem, dir: string): Promise<Identit
       `format version ${String(d.version)}, this raftkit reads ${VERSION}`,
     );
   }
-  return { id: typeof d.id === 'string' ? d.id : null };
+  if (d.cluster !== undefined && (typeof d.cluster !== 'string' || d.cluster === '')) {
+    throw new NotADataDirError(dir, `${IDENTITY_FILE} has a "cluster" that is not an identity`);
+  }
+  return {
+    id: typeof d.id === 'string' ? d.id : null,
+    cluster: typeof d.cluster === 'string' ? d.cluster : null,
+  };
 }
 
 /** Names a directory may hold and still count as new (a crash may have cut its creation). */
@@ -92,7 +103,23 @@ export async function checkDataDir(fs: FileSystem, dir: string, id?: string): Pr
 /** Makes `dir` a data directory: its identity file (atomically) and its log directory. */
 export async function createDataDir(fs: FileSystem, dir: string, id: string | null): Promise<void> {
   await fs.mkdir(joinPath(dir, LOG_DIR));
-  const document = { format: FORMAT, version: VERSION, id, layout: LAYOUT };
+  await writeIdentity(fs, dir, { id, cluster: null });
+}
+
+/** Replaces the identity file atomically: temporary file, fsync, rename, directory fsync. */
+export async function writeIdentity(
+  fs: FileSystem,
+  dir: string,
+  identity: Identity,
+): Promise<void> {
+  const cluster = identity.cluster === null ? {} : { cluster: identity.cluster };
+  const document = {
+    format: FORMAT,
+    version: VERSION,
+    id: identity.id,
+    ...cluster,
+    layout: LAYOUT,
+  };
   const path = joinPath(dir, IDENTITY_FILE);
   const handle = await fs.open(`${path}.tmp`, 'create');
   await handle.write(new TextEncoder().encode(`${JSON.stringify(document, null, 2)}\n`), 0);

@@ -21,7 +21,14 @@ import {
   InvalidConfigError,
   type LogStorage,
 } from '../core/index.js';
-import { checkDataDir, createDataDir, LOG_DIR, readIdentity } from './data-dir.js';
+import {
+  checkDataDir,
+  createDataDir,
+  type Identity,
+  LOG_DIR,
+  readIdentity,
+  writeIdentity,
+} from './data-dir.js';
 import { CorruptionError, StorageFailedError } from './errors.js';
 import type { FileSystem } from './file-system.js';
 import { HARD_STATE_FILE, readHardState, writeHardState } from './hard-state-file.js';
@@ -46,6 +53,10 @@ export interface DurableStorage extends LogStorage {
   /** The last log index known durable. */
   durableIndex(): number;
   close(): Promise<void>;
+  /** The cluster identity recorded with the data, or null (see `Identity.cluster`). */
+  clusterIdentity?(): string | null;
+  /** Records the cluster identity with the data, durably. */
+  bindCluster?(identity: string): Promise<void>;
 }
 
 /** A logger with pino's argument order, so a pino logger can be passed as is. */
@@ -113,6 +124,9 @@ export class FileStorage implements DurableStorage {
   #segmentsAtFileWrite: number;
   /** The torn tail recovery cut off (or, read-only, found), if any. */
   readonly tornTail: TornTail | null;
+  /** What the identity file says: whose the directory is, and of which cluster. */
+  #identity: Identity;
+  #identityWrite: Promise<void> = Promise.resolve();
 
   private constructor(
     fs: FileSystem,
@@ -120,7 +134,9 @@ export class FileStorage implements DurableStorage {
     wal: WriteAheadLog,
     hardState: HardState,
     release: (() => Promise<void>) | null,
+    identity: Identity,
   ) {
+    this.#identity = identity;
     this.#fs = fs;
     this.#dir = dir;
     this.#wal = wal;
@@ -173,7 +189,8 @@ export class FileStorage implements DurableStorage {
     try {
       wal = await WriteAheadLog.open(fs, dir, LOG_DIR, { maxSegmentBytes, cacheBytes, readOnly });
       const hardState = await joinHardState(fs, dir, wal, readOnly);
-      const storage = new FileStorage(fs, dir, wal, hardState, release);
+      const identity = await readIdentity(fs, dir);
+      const storage = new FileStorage(fs, dir, wal, hardState, release, identity);
       storage.#onFlush = options.onFlush ?? null;
       if (storage.tornTail !== null) {
         const { file, offset, droppedBytes, reason } = storage.tornTail;
@@ -213,6 +230,24 @@ export class FileStorage implements DurableStorage {
 
   durableIndex(): number {
     return this.#wal.durableIndex();
+  }
+
+  clusterIdentity(): string | null {
+    return this.#identity.cluster;
+  }
+
+  bindCluster(cluster: string): Promise<void> {
+    if (this.#release === null || this.#closed) {
+      return Promise.reject(new StorageFailedError('the storage is read-only or closed'));
+    }
+    if (this.#identity.cluster === cluster) return Promise.resolve();
+    this.#identity = { ...this.#identity, cluster };
+    const identity = this.#identity;
+    // After any write of it already under way; `close()` waits for the last.
+    this.#identityWrite = this.#identityWrite.then(() =>
+      writeIdentity(this.#fs, this.#dir, identity),
+    );
+    return this.#identityWrite;
   }
 
   /** The write-ahead log, for inspection and the benchmark. */
@@ -299,6 +334,7 @@ export class FileStorage implements DurableStorage {
     if (this.#closed) return;
     this.#closed = true;
     await this.#flushing;
+    await this.#identityWrite.catch(() => {});
     // A cleanly stopped node leaves its commit index in the file too.
     const commit = Math.min(this.#hardState.commit, this.#wal.durableIndex());
     if (this.#release !== null && this.#failure === null && commit !== this.#fileCommit) {

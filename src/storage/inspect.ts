@@ -43,6 +43,8 @@ function describeEntry(
 export interface Inspection {
   readonly dir: string;
   readonly id: string | null;
+  /** The cluster identity the directory records (null before the node learnt it). */
+  readonly cluster: string | null;
   readonly hardState: ReturnType<FileStorage['hardState']>;
   readonly firstIndex: number;
   readonly lastIndex: number;
@@ -67,6 +69,7 @@ export async function openInspection(
   return {
     dir,
     id: identity.id,
+    cluster: identity.cluster,
     hardState: storage.hardState(),
     firstIndex: storage.firstIndex(),
     lastIndex: storage.lastIndex(),
@@ -91,6 +94,7 @@ export function inspectionReport(
   return {
     dir: inspection.dir,
     id: inspection.id,
+    cluster: inspection.cluster,
     layout: LAYOUT,
     hardState: inspection.hardState,
     log: {

@@ -2,7 +2,10 @@
  * @module
  * The wire codec: a hand-made binary layout, versioned and validated.
  *
- * A message body is `u8 version | u32 clusterTag | u8 type | from | to | fields`; ids are a u8
+ * A message body is `u8 version | u32 clusterTag | u32 formationTag | u8 type | from | to |
+ * fields`. The cluster tag is the configured cluster id's (`--cluster-id`, default
+ * `raftkit`); the formation tag is that of the identity the cluster drew when it first formed
+ * (0 until a node has learnt it), so that two clusters of the same name are told apart. Ids are a u8
  * length and UTF-8, integers are float64 (exact up to 2^53, checked on decode). An append
  * carries its entries as `term | kind | u32 length | bytes`; their indices follow from
  * `prevIndex`, so they cannot be out of order on the wire.
@@ -15,10 +18,13 @@ import { createHash } from 'node:crypto';
 import { checkMessageShape, type Entry, type Message, proposalDropReasons } from '../core/index.js';
 import { MAX_ID_BYTES, MAX_TEXT_BYTES, type RefusalCode, type WireMessage } from './wire.js';
 
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 
-/** Bytes before the fields: version, cluster tag, type. */
-const HEADER_BYTES = 6;
+/** Bytes before the fields: version, cluster tag, formation tag, type. */
+const HEADER_BYTES = 10;
+
+/** The formation tag of a node that has not yet learnt its cluster's identity. */
+export const UNBOUND_FORMATION = 0;
 
 /** The first message on a stream connection: who is dialling whom. */
 export interface Hello {
@@ -76,11 +82,16 @@ export function clusterTag(clusterId: string): number {
   return createHash('sha256').update(clusterId).digest().readUInt32BE(0);
 }
 
+/** A cluster's formation identity reduced to four bytes, never `UNBOUND_FORMATION`. */
+export function formationTag(identity: string): number {
+  return clusterTag(`formation:${identity}`) || 1;
+}
+
 // -------------------------------------------------------------------------------------------
 // Encoding
 
 /** Encodes one message (or hello). Throws only on a caller's bug: an id too long to carry. */
-export function encodeMessage(m: Frame, tag: number): Buffer {
+export function encodeMessage(m: Frame, tag: number, formation = UNBOUND_FORMATION): Buffer {
   const from = Buffer.from(m.from, 'utf8');
   const to = Buffer.from(m.to, 'utf8');
   if (from.length > MAX_ID_BYTES || to.length > MAX_ID_BYTES) {
@@ -89,6 +100,7 @@ export function encodeMessage(m: Frame, tag: number): Buffer {
   const w = new Writer(HEADER_BYTES + 2 + from.length + to.length + fieldsSize(m));
   w.u8(WIRE_VERSION);
   w.u32(tag);
+  w.u32(formation);
   w.u8(typeCodes[m.type]);
   w.u8(from.length);
   w.bytes(from);
@@ -280,8 +292,16 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 class Truncated extends Error {}
 class Invalid extends Error {}
 
-/** Decodes one body. `tag` is this cluster's: a body with another is refused. */
-export function decodeMessage(body: Uint8Array, tag: number): Frame | DecodeFailure {
+/**
+ * Decodes one body. `tag` is this cluster's: a body with another is refused. So is one of
+ * another formation, when both sides know theirs (a node that does not yet know it accepts
+ * any, and is accepted: it has no state of another cluster to bring).
+ */
+export function decodeMessage(
+  body: Uint8Array,
+  tag: number,
+  formation = UNBOUND_FORMATION,
+): Frame | DecodeFailure {
   const r = new Reader(body);
   try {
     if (body.length < HEADER_BYTES) throw new Truncated(`${body.length}-byte body`);
@@ -291,6 +311,17 @@ export function decodeMessage(body: Uint8Array, tag: number): Frame | DecodeFail
     }
     const theirs = r.u32();
     if (theirs !== tag) return { reason: 'cluster', detail: 'frame from another cluster' };
+    const theirFormation = r.u32();
+    if (
+      formation !== UNBOUND_FORMATION &&
+      theirFormation !== UNBOUND_FORMATION &&
+      theirFormation !== formation
+    ) {
+      return {
+        reason: 'cluster',
+        detail: `frame from another cluster of the same name (formation ${hex(theirFormation)}, this one is ${hex(formation)}): a node started with another cluster's data?`,
+      };
+    }
     const code = r.u8();
     const type = typeNames.get(code);
     if (type === undefined) throw new Invalid(`unknown message type ${code}`);
@@ -306,6 +337,10 @@ export function decodeMessage(body: Uint8Array, tag: number): Frame | DecodeFail
     if (e instanceof Invalid) return { reason: 'invalid', detail: e.message };
     throw e;
   }
+}
+
+function hex(tag: number): string {
+  return tag.toString(16).padStart(8, '0');
 }
 
 export function isDecodeFailure(v: Frame | DecodeFailure): v is DecodeFailure {

@@ -13,8 +13,10 @@ export {
   decodeMessage,
   encodeMessage,
   type Frame,
+  formationTag,
   type Hello,
   isDecodeFailure,
+  UNBOUND_FORMATION,
   WIRE_VERSION,
 } from './codec.js';
 export {

@@ -119,6 +119,10 @@ export class MemoryTransport implements Transport {
     this.#network.leave(this);
   }
 
+  bindCluster(identity: string): void {
+    this.#codec.bindCluster(identity);
+  }
+
   stats(): TransportStats {
     return this.#codec.stats();
   }

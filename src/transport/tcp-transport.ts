@@ -216,6 +216,10 @@ export class TcpTransport implements Transport {
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  bindCluster(identity: string): void {
+    this.#codec.bindCluster(identity);
+  }
+
   stats(): TransportStats & { readonly connections: number } {
     let connections = 0;
     for (const link of this.#links.values()) connections += link.sockets.length;

@@ -72,6 +72,12 @@ export interface Transport {
   send(message: WireMessage): void;
   /** Closes every socket; pending messages are dropped. Idempotent. */
   close(): Promise<void>;
+  /**
+   * The identity this node's cluster drew when it first formed: from now on frames carry it,
+   * and a peer of another identity is refused, counted (`cluster`) and logged. A transport
+   * without it cannot tell two clusters of the same name apart.
+   */
+  bindCluster?(identity: string): void;
   stats(): TransportStats;
 }
 

@@ -120,6 +120,10 @@ export class UdpTransport implements Transport {
     if (socket !== null) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 
+  bindCluster(identity: string): void {
+    this.#codec.bindCluster(identity);
+  }
+
   stats(): TransportStats {
     return this.#codec.stats();
   }

@@ -6,7 +6,15 @@
  * interval per reason, so a flood of garbage cannot flood the log too.
  */
 import { FrameCipher } from './cipher.js';
-import { clusterTag, decodeMessage, encodeMessage, type Frame, isDecodeFailure } from './codec.js';
+import {
+  clusterTag,
+  decodeMessage,
+  encodeMessage,
+  type Frame,
+  formationTag,
+  isDecodeFailure,
+  UNBOUND_FORMATION,
+} from './codec.js';
 import {
   type DropReason,
   dropReasons,
@@ -33,6 +41,8 @@ export const DEFAULT_CLUSTER_ID = 'raftkit';
 
 export class WireCodec {
   readonly #tag: number;
+  /** The formation tag of this node's cluster, once it knows its identity. */
+  #formation = UNBOUND_FORMATION;
   readonly #cipher: FrameCipher | null;
   readonly #logger: TransportLogger | undefined;
   readonly #now: () => number;
@@ -58,9 +68,17 @@ export class WireCodec {
     this.#logIntervalMs = options.logIntervalMs ?? 10_000;
   }
 
+  /**
+   * From now on, frames carry the tag of this cluster identity, and frames of another
+   * identity are refused (counted and logged under `cluster`).
+   */
+  bindCluster(identity: string): void {
+    this.#formation = formationTag(identity);
+  }
+
   /** The bytes to send for `frame` (sealed when a secret is set). */
   encode(frame: Frame): Buffer {
-    const body = encodeMessage(frame, this.#tag);
+    const body = encodeMessage(frame, this.#tag, this.#formation);
     return this.#cipher === null ? body : this.#cipher.seal(body);
   }
 
@@ -82,7 +100,7 @@ export class WireCodec {
         return null;
       }
     }
-    const frame = decodeMessage(body, this.#tag);
+    const frame = decodeMessage(body, this.#tag, this.#formation);
     if (isDecodeFailure(frame)) {
       this.drop(frame.reason, `from ${source}: ${frame.detail}`);
       return null;

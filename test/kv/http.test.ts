@@ -70,6 +70,7 @@ describe('a three-node cluster', () => {
     const status = await request(`${followerUrl}/v1/status`);
     assert.deepEqual(Object.keys(status.body).sort(), [
       'appliedIndex',
+      'cluster',
       'commitIndex',
       'id',
       'lastIndex',

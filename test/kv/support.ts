@@ -29,12 +29,23 @@ export class KvCluster {
     running: readonly number[] = Array.from({ length: size }, (_, i) => i),
   ): Promise<KvCluster> {
     const ports = await freePorts(2 * size);
-    const cluster = new KvCluster(
-      mkdtempSync(join(tmpdir(), 'raftkit-kv-')),
-      ports.slice(0, size).map((p) => `127.0.0.1:${p}`),
+    const raft = ports.slice(0, size).map((p) => `127.0.0.1:${p}`);
+    return KvCluster.on(
+      raft,
       ports.slice(size).map((p) => `127.0.0.1:${p}`),
       extra,
+      running,
     );
+  }
+
+  /** A cluster on these addresses (another cluster's, say), in a new directory. */
+  static async on(
+    raft: readonly string[],
+    http: readonly string[],
+    extra: Partial<KvNodeOptions> = {},
+    running: readonly number[] = raft.map((_, i) => i),
+  ): Promise<KvCluster> {
+    const cluster = new KvCluster(mkdtempSync(join(tmpdir(), 'raftkit-kv-')), raft, http, extra);
     try {
       await Promise.all(running.map((i) => cluster.startNode(i)));
     } catch (e) {

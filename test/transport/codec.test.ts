@@ -9,14 +9,17 @@ import { checkMessageShape, type Message } from '../../src/core/index.js';
 import {
   Backoff,
   clusterTag,
+  type DecodeFailure,
   decodeMessage,
   encodeMessage,
   type Frame,
   FrameCipher,
   FrameReader,
   FrameTooLargeError,
+  formationTag,
   isDecodeFailure,
   lengthPrefix,
+  UNBOUND_FORMATION,
   WIRE_VERSION,
   WireCodec,
 } from '../../src/transport/index.js';
@@ -162,6 +165,31 @@ test('a frame of another cluster or another version is refused, not misread', ()
   assert.equal((decodeMessage(future, tag) as { reason: string }).reason, 'version');
 });
 
+test('a frame of another formation of the same cluster name is refused once both know theirs', () => {
+  const frame = sampleFrames[3] as Frame;
+  const a = formationTag('identity-a');
+  const b = formationTag('identity-b');
+  assert.notEqual(a, b);
+  assert.notEqual(a, UNBOUND_FORMATION);
+  const refused = decodeMessage(encodeMessage(frame, tag, a), tag, b) as DecodeFailure;
+  assert.equal(refused.reason, 'cluster');
+  assert.match(
+    refused.detail,
+    /another cluster of the same name \(formation [0-9a-f]{8}, this one is [0-9a-f]{8}\)/,
+  );
+  // A node that has not learnt its identity yet is accepted, and accepts: it brings no state.
+  assert.deepEqual(decodeMessage(encodeMessage(frame, tag, a), tag, a), frame);
+  assert.deepEqual(decodeMessage(encodeMessage(frame, tag), tag, b), frame);
+  assert.deepEqual(decodeMessage(encodeMessage(frame, tag, a), tag), frame);
+  // Bound through the codec: counted as a drop for `cluster`.
+  const mine = new WireCodec({ now: () => 0 });
+  const theirs = new WireCodec({ now: () => 0 });
+  mine.bindCluster('identity-a');
+  theirs.bindCluster('identity-b');
+  assert.equal(mine.decode(theirs.encode(frame), 'peer'), null);
+  assert.equal(mine.stats().dropped.cluster, 1);
+});
+
 test('every truncation and every extension of a valid frame is refused', () => {
   for (const frame of sampleFrames) {
     const body = encodeMessage(frame, tag);
@@ -176,7 +204,7 @@ test('every truncation and every extension of a valid frame is refused', () => {
 
 test('impossible values are refused: NaN, fractions, a term below an entry term, bad UTF-8', () => {
   const hb = Buffer.from(encodeMessage(sampleFrames[3] as Frame, tag));
-  const termAt = 6 + 2 + 1 + 1; // header, two 1-byte ids
+  const termAt = 10 + 2 + 1 + 1; // header, two 1-byte ids
   for (const v of [Number.NaN, 1.5, -1, 2 ** 53]) {
     const b = Buffer.from(hb);
     b.writeDoubleBE(v, termAt);
@@ -197,7 +225,7 @@ test('impossible values are refused: NaN, fractions, a term below an entry term,
     'invalid',
   );
   const badId = Buffer.from(hb);
-  badId[7] = 0xff; // the sender id's only byte
+  badId[11] = 0xff; // the sender id's only byte
   assert.equal((decodeMessage(badId, tag) as { reason: string }).reason, 'invalid');
 });
 
@@ -287,10 +315,10 @@ test('drops are counted each time but logged at most once per interval per reaso
     },
   });
   for (let i = 0; i < 500; i++)
-    assert.equal(codec.decode(Uint8Array.of(9, 9, 9, 9, 9, 9, 9), 'x'), null);
+    assert.equal(codec.decode(Uint8Array.of(9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9), 'x'), null);
   codec.decode(Uint8Array.of(1), 'x'); // another reason gets its own line
   now = 1500;
-  codec.decode(Uint8Array.of(9, 9, 9, 9, 9, 9, 9), 'x');
+  codec.decode(Uint8Array.of(9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9), 'x');
   assert.equal(codec.stats().dropped.version, 501);
   assert.equal(codec.stats().dropped.truncated, 1);
   assert.deepEqual(
