@@ -13,7 +13,7 @@ import { AssertionError } from '../../src/core/index.js';
 import { encodeTagged } from '../../src/node/command.js';
 import type { RaftNode } from '../../src/node/index.js';
 import type { DurableStorage, StorageUpdate } from '../../src/storage/index.js';
-import { type MemoryTransport, type Transport, WireCodec } from '../../src/transport/index.js';
+import { type MemoryTransport, WireCodec } from '../../src/transport/index.js';
 import { encode, type ListMachine, TestCluster } from './support.js';
 
 class LyingStorage implements DurableStorage {
@@ -57,7 +57,6 @@ async function cluster(): Promise<{
 }> {
   const c = new TestCluster(3);
   const storages = new Map<string, LyingStorage>();
-  const transports = new Map<string, MemoryTransport>();
   for (const id of c.ids) {
     await c.startNode(
       id,
@@ -67,10 +66,6 @@ async function cluster(): Promise<{
           const lying = new LyingStorage(s);
           storages.set(id, lying);
           return lying;
-        },
-        transport: (t: Transport) => {
-          transports.set(id, t as MemoryTransport);
-          return t;
         },
       },
     );
@@ -83,7 +78,7 @@ async function cluster(): Promise<{
     c,
     leader,
     storage: storages.get(leader.id) as LyingStorage,
-    transport: transports.get(leader.id) as MemoryTransport,
+    transport: c.transports.get(leader.id) as MemoryTransport,
   };
 }
 

@@ -6,12 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TimeoutError } from '../../src/node/index.js';
-import {
-  type MemoryTransport,
-  type Transport,
-  WireCodec,
-  type WireMessage,
-} from '../../src/transport/index.js';
+import { type MemoryTransport, WireCodec, type WireMessage } from '../../src/transport/index.js';
 import { encode, type ListMachine, TestCluster } from './support.js';
 
 test('a read-index answer meant for an earlier life of a follower serves no read of this one', async () => {
@@ -31,20 +26,10 @@ test('a read-index answer meant for an earlier life of a follower serves no read
     // 'b' commits while the follower is down; then the follower restarts cut off from all.
     await leader.propose(encode('b'));
     c.network.isolate(id);
-    let transport: MemoryTransport | undefined;
-    const again = await c.startNode(
-      id,
-      {},
-      {
-        transport: (t: Transport) => {
-          transport = t as MemoryTransport;
-          return t;
-        },
-      },
-    );
-    assert.ok(transport !== undefined);
+    const again = await c.startNode(id);
+    const transport = c.transports.get(id) as MemoryTransport;
     const inject = (m: WireMessage) =>
-      (transport as MemoryTransport).receive(new WireCodec({ now: () => 0 }).encode(m), leader.id);
+      transport.receive(new WireCodec({ now: () => 0 }).encode(m), leader.id);
     // It hears of the leader (a heartbeat that made it through), so it asks it for a read
     // index; that request is lost in the partition.
     const term = leader.term;

@@ -7,12 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { OverloadedError, ProposalDroppedError } from '../../src/core/index.js';
 import { encodeTagged } from '../../src/node/command.js';
-import {
-  type ForwardRefusal,
-  type MemoryTransport,
-  type Transport,
-  WireCodec,
-} from '../../src/transport/index.js';
+import { type ForwardRefusal, type MemoryTransport, WireCodec } from '../../src/transport/index.js';
 import { encode, TestCluster } from './support.js';
 
 // As the leader sends them: the error's code and typed fields, and its detail.
@@ -34,20 +29,8 @@ const REFUSALS = {
 } as const;
 
 test('a forwarded proposal refused by the leader fails with the typed error it sent', async () => {
-  const c = new TestCluster(3);
-  const transports = new Map<string, MemoryTransport>();
-  for (const id of c.ids) {
-    await c.startNode(
-      id,
-      {},
-      {
-        transport: (t: Transport) => {
-          transports.set(id, t as MemoryTransport);
-          return t;
-        },
-      },
-    );
-  }
+  const c = await TestCluster.start(3);
+  const transports = c.transports;
   try {
     const leader = await c.leader();
     const follower = c.followers()[0];
@@ -120,20 +103,8 @@ test('a proposal forwarded to a leader that vanished fails as superseded once th
 });
 
 test('a leader refuses a proposal forwarded for another of its terms', async () => {
-  const c = new TestCluster(3);
-  const transports = new Map<string, MemoryTransport>();
-  for (const id of c.ids) {
-    await c.startNode(
-      id,
-      {},
-      {
-        transport: (t: Transport) => {
-          transports.set(id, t as MemoryTransport);
-          return t;
-        },
-      },
-    );
-  }
+  const c = await TestCluster.start(3);
+  const transports = c.transports;
   try {
     const leader = await c.leader();
     const follower = c.followers()[0];

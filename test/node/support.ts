@@ -12,6 +12,7 @@ import {
 } from '../../src/storage/index.js';
 import {
   MemoryNetwork,
+  type MemoryTransport,
   type MessageHandler,
   type Transport,
   type WireMessage,
@@ -117,6 +118,8 @@ export class TestCluster<S extends StateMachine = ListMachine> {
   readonly fs = new MemoryFileSystem();
   readonly ids: string[];
   readonly nodes = new Map<string, RaftNode<S>>();
+  /** Each node's memory transport (under any wrapper), to forge what arrives at it. */
+  readonly transports = new Map<string, MemoryTransport>();
   readonly #machine: () => S;
   readonly #extra: Extra;
   #seed = 1;
@@ -147,6 +150,7 @@ export class TestCluster<S extends StateMachine = ListMachine> {
     const file = await FileStorage.open(`/${id}`, { fs: this.fs, logger: { warn: () => {} } });
     const storage = parts.storage?.(file) ?? file;
     const memory = this.network.transport(id);
+    this.transports.set(id, memory);
     const transport = parts.transport?.(memory) ?? memory;
     const node = await RaftNode.start({
       id,
