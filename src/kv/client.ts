@@ -18,6 +18,7 @@ import http from 'node:http';
 import type { NodeStatus } from '../node/index.js';
 import { TimeoutError } from '../node/index.js';
 import { BadRequestError, ServerError, SessionExpiredError, UnavailableError } from './errors.js';
+import { API_HEADER } from './http-server.js';
 
 export interface RaftkitClientOptions {
   /** Nodes' HTTP addresses: `http://host:port` or `host:port`. */
@@ -68,9 +69,6 @@ interface Attempt {
 
 /** Connection-level failures: the request surely never reached the server. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL']);
-
-/** The header every raftkit answer carries (`http-server.ts`). */
-const API_HEADER = 'raftkit-api';
 
 /** Discovery waits this long for a leader to answer before it settles for a follower. */
 const DISCOVERY_SETTLE_MS = 250;

@@ -684,8 +684,6 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     if (roleChanged) {
       this.#leaderClock =
         soft.role === 'leader' ? new LeaderClock(this.#logClock.time, this.#clock.now()) : null;
-    }
-    if (roleChanged) {
       this.#emit('role', soft.role, soft.term);
       if (soft.role === 'leader') this.#callback(() => this.#options.onLeader?.(soft.term));
       if (soft.role === 'follower') {
@@ -773,10 +771,13 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       this.#raw.propose([encodeClusterIdentity(`${hex()}${hex()}`)]);
       this.#schedule();
     } catch (e) {
-      // Overloaded: try again after the next apply. Stepped down (or a transfer under way):
-      // the next leader writes it. Anything else is a broken invariant.
-      if (e instanceof OverloadedError) this.#identityProposedIn = 0;
-      else if (!(e instanceof NotLeaderError || e instanceof ProposalDroppedError)) throw e;
+      // Refused for now (overloaded, a transfer under way): again after the next apply.
+      // Stepped down: the next leader writes it. Anything else is a broken invariant.
+      if (e instanceof OverloadedError || e instanceof ProposalDroppedError) {
+        this.#identityProposedIn = 0;
+      } else if (!(e instanceof NotLeaderError)) {
+        throw e;
+      }
     }
   }
 
