@@ -9,6 +9,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import {
+  carryOutReady,
+  type Entry,
   MemoryStorage,
   type Message,
   type NodeId,
@@ -67,13 +69,19 @@ function cluster(): Map<NodeId, Member> {
 function ioRound(members: Map<NodeId, Member>, out: Message[]): void {
   for (const m of members.values()) {
     if (!m.raw.hasReady()) continue;
-    const rd = m.raw.ready();
-    for (const msg of rd.messages) out.push(msg);
-    m.storage.append(rd.entries);
-    if (rd.hardState !== null) m.storage.setHardState(rd.hardState);
-    for (const msg of rd.messagesAfterPersist) out.push(msg);
-    const last = rd.committedEntries[rd.committedEntries.length - 1];
-    m.raw.advance();
+    let last: Entry | undefined;
+    carryOutReady(m.raw, {
+      send: (messages) => {
+        for (const msg of messages) out.push(msg);
+      },
+      persist: (rd) => {
+        m.storage.append(rd.entries);
+        if (rd.hardState !== null) m.storage.setHardState(rd.hardState);
+      },
+      apply: (rd) => {
+        last = rd.committedEntries[rd.committedEntries.length - 1];
+      },
+    });
     if (last !== undefined) {
       m.applied = last.index;
       if (m.applied - m.storage.firstIndex() > COMPACT_EVERY) m.storage.compact(m.applied - 1024);

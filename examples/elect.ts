@@ -5,6 +5,7 @@
  *   npx tsx examples/elect.ts [--seed N]
  */
 import {
+  carryOutReady,
   type Entry,
   MemoryStorage,
   type Message,
@@ -54,18 +55,20 @@ function deliver(messages: readonly Message[]): void {
 /** Carries out every Ready in the documented order (memory storage: nothing to wait for). */
 function drain(member: Member): void {
   while (member.raw.hasReady()) {
-    const rd = member.raw.ready();
-    if (rd.softState?.role === 'leader') {
-      console.log(
-        `${member.raw.id} won the election for term ${rd.softState.term} after ${elapsed()}`,
-      );
-    }
-    deliver(rd.messages);
-    member.storage.append(rd.entries);
-    if (rd.hardState !== null) member.storage.setHardState(rd.hardState);
-    deliver(rd.messagesAfterPersist);
-    member.applied.push(...rd.committedEntries.filter((e) => e.kind === 'command'));
-    member.raw.advance();
+    carryOutReady(member.raw, {
+      observe: (soft) => {
+        if (soft.role !== 'leader') return;
+        console.log(`${member.raw.id} won the election for term ${soft.term} after ${elapsed()}`);
+      },
+      send: deliver,
+      persist: (rd) => {
+        member.storage.append(rd.entries);
+        if (rd.hardState !== null) member.storage.setHardState(rd.hardState);
+      },
+      apply: (rd) => {
+        member.applied.push(...rd.committedEntries.filter((e) => e.kind === 'command'));
+      },
+    });
   }
 }
 

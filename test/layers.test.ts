@@ -1,5 +1,5 @@
 /**
- * DESIGN.md's layering, enforced: each folder under src/ imports only from the layers listed
+ * The layering of docs/architecture.md, enforced: each folder under src/ imports only from the layers listed
  * for it, and core imports no `node:` module and touches no clock, timer or global randomness.
  */
 import assert from 'node:assert/strict';
@@ -42,7 +42,7 @@ function layerOf(file: string): string {
   return relative(src, file).split('/')[0] as string;
 }
 
-test('every layer imports only the layers DESIGN.md allows', () => {
+test('every layer imports only the layers docs/architecture.md allows', () => {
   const violations: string[] = [];
   for (const file of sourceFiles(src)) {
     const layer = layerOf(file);

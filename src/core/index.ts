@@ -46,6 +46,12 @@ export type { CampaignKind, ProposalPosition } from './raft.js';
 export { type Random, seededRandom } from './random.js';
 export { type ProgressStatus, RawNode, type Ready, type Status } from './raw-node.js';
 export {
+  beginReady,
+  carryOutReady,
+  finishReady,
+  type ReadyHandler,
+} from './ready-order.js';
+export {
   ENTRY_OVERHEAD_BYTES,
   type Entry,
   type EntryKind,

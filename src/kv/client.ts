@@ -92,7 +92,7 @@ class SilentEndpointError extends Error {}
 const isIndex = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
 const isText = (v: unknown): boolean => typeof v === 'string';
 
-/** The 200 answers of each call, as the server sends them (DESIGN.md). */
+/** The 200 answers of each call, as the server sends them (the README's HTTP table). */
 const shapes = {
   written: (b: Record<string, unknown>) => isIndex(b.index),
   deleted: (b: Record<string, unknown>) => isIndex(b.index) && typeof b.deleted === 'boolean',

@@ -1,6 +1,6 @@
 /**
  * @module
- * The HTTP API of DESIGN.md, served by every node. Writes and linearizable reads go through
+ * The HTTP API (the README's table), served by every node. Writes and linearizable reads go through
  * the node, which forwards a follower's proposals to the leader and serves its reads by
  * ReadIndex, so any node answers any request. Status codes say what a client may do next:
  *

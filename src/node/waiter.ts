@@ -18,6 +18,8 @@ export class Waiter<T> {
   #onAbort: (() => void) | undefined;
   /** Called once when settled, to forget the waiter wherever it is filed. */
   #forget: () => void;
+  /** Called once when settled, whatever `refile` did: the registry's own bookkeeping. */
+  readonly #onSettle: (() => void) | undefined;
 
   constructor(
     what: string,
@@ -25,7 +27,9 @@ export class Waiter<T> {
     timeoutMs: number,
     signal: AbortSignal | undefined,
     forget: () => void,
+    onSettle?: () => void,
   ) {
+    this.#onSettle = onSettle;
     this.what = what;
     this.timeoutMs = timeoutMs;
     this.deadline = now + timeoutMs;
@@ -74,6 +78,52 @@ export class Waiter<T> {
     this.#settled = true;
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#forget();
+    this.#onSettle?.();
     return true;
+  }
+}
+
+/**
+ * Every wait of a node in one place: each tick expires those whose deadline has passed, and a
+ * stop rejects them all, whichever part of the node (proposals, reads, leadership) made them.
+ */
+export class Waiters {
+  readonly #all = new Set<Waiter<unknown>>();
+  readonly #now: () => number;
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  get size(): number {
+    return this.#all.size;
+  }
+
+  /** A new wait; `forget` removes it from wherever its owner filed it, once it settles. */
+  create<T>(
+    what: string,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    forget: () => void = () => {},
+  ): Waiter<T> {
+    let waiter: Waiter<T> | undefined;
+    const settled = () => {
+      if (waiter !== undefined) this.#all.delete(waiter as Waiter<unknown>);
+    };
+    waiter = new Waiter<T>(what, this.#now(), timeoutMs, signal, forget, settled);
+    // An already aborted signal settled it in the constructor, before it could be filed.
+    if (!waiter.settled) this.#all.add(waiter as Waiter<unknown>);
+    return waiter;
+  }
+
+  /** Fails every wait whose deadline has passed (with a TimeoutError). */
+  expire(): void {
+    const now = this.#now();
+    for (const w of [...this.#all]) w.expire(now);
+  }
+
+  /** Fails every wait with `error`. */
+  rejectAll(error: Error): void {
+    for (const w of [...this.#all]) w.reject(error);
   }
 }

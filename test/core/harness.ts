@@ -4,6 +4,7 @@
  * then the messages that needed them, then committed entries into the node's applied list.
  */
 import {
+  carryOutReady,
   describeMessage,
   type Entry,
   type HardState,
@@ -116,16 +117,19 @@ export class Cluster {
   }
 
   #handleReady(n: TestNode): void {
-    const rd = n.raw.ready();
-    if (rd.softState !== null) n.softStates.push(rd.softState);
-    this.#enqueue(rd.messages);
-    if (rd.entries.length > 0) n.storage.append(rd.entries);
-    if (rd.hardState !== null) n.storage.setHardState(rd.hardState);
-    this.#enqueue(rd.messagesAfterPersist);
-    for (const e of rd.committedEntries) n.applied[e.index] = e;
-    n.readStates.push(...rd.readStates);
-    n.droppedReads.push(...rd.droppedReads);
-    n.raw.advance();
+    carryOutReady(n.raw, {
+      observe: (soft) => n.softStates.push(soft),
+      send: (messages) => this.#enqueue(messages),
+      persist: (rd) => {
+        if (rd.entries.length > 0) n.storage.append(rd.entries);
+        if (rd.hardState !== null) n.storage.setHardState(rd.hardState);
+      },
+      apply: (rd) => {
+        for (const e of rd.committedEntries) n.applied[e.index] = e;
+        n.readStates.push(...rd.readStates);
+        n.droppedReads.push(...rd.droppedReads);
+      },
+    });
   }
 
   #enqueue(messages: readonly Message[]): void {

@@ -6,13 +6,16 @@
  * checked against everything observed so far.
  */
 import {
+  beginReady,
   type Entry,
   entrySizeBytes,
+  finishReady,
   MemoryStorage,
   type Message,
   type NodeId,
   RawNode,
   type Ready,
+  type ReadyHandler,
   seededRandom,
 } from '../../src/core/index.js';
 
@@ -244,23 +247,33 @@ export class RandomNetwork {
     }
   }
 
+  /** The Ready order, with a crash possible between its early messages and its write. */
+  #handler(n: SimNode): ReadyHandler {
+    return {
+      send: (messages) => this.#send(messages),
+      persist: (rd) => {
+        n.storage.append(rd.entries);
+        if (rd.hardState !== null) n.storage.setHardState(rd.hardState);
+      },
+      apply: (rd) => {
+        for (const e of rd.committedEntries) this.#checkApplied(n, e);
+        for (const r of rd.readStates) this.#checkRead(n, r.context, r.index);
+      },
+    };
+  }
+
   #takeReady(n: SimNode): void {
     if (n.pending !== null || !n.raw.hasReady()) return;
-    const rd = n.raw.ready();
-    n.pending = rd;
-    this.#send(rd.messages);
+    n.pending = beginReady(n.raw, this.#handler(n));
   }
 
   #persist(n: SimNode): void {
     const rd = n.pending;
     if (rd === null) return;
-    n.storage.append(rd.entries);
-    if (rd.hardState !== null) n.storage.setHardState(rd.hardState);
-    this.#send(rd.messagesAfterPersist);
-    for (const e of rd.committedEntries) this.#checkApplied(n, e);
-    for (const r of rd.readStates) this.#checkRead(n, r.context, r.index);
+    const handler = this.#handler(n);
+    handler.persist(rd);
     n.pending = null;
-    n.raw.advance();
+    finishReady(n.raw, rd, handler);
   }
 
   #io(n: SimNode): void {

@@ -1,5 +1,5 @@
 /**
- * The HTTP API of DESIGN.md on a three-node cluster: every route and its answer, any node
+ * The HTTP API (the README's table) on a three-node cluster: every route and its answer, any node
  * answering, 503 without a leader, every malformed request refused with a 400-class JSON
  * error and nothing changed, exactly-once through the session headers, and the metrics.
  */
@@ -20,7 +20,7 @@ describe('a three-node cluster', () => {
   });
   after(() => cluster.close());
 
-  test('put, get, delete and compare-and-set answer as DESIGN.md says', async () => {
+  test('put, get, delete and compare-and-set answer as the README says', async () => {
     const put = await request(`${leaderUrl}/v1/kv/greeting`, 'PUT', '{"value":"hello"}');
     assert.equal(put.status, 200);
     assert.deepEqual(Object.keys(put.body), ['index']);

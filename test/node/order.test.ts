@@ -1,5 +1,5 @@
 /**
- * DESIGN.md's order, at the node: nothing that promises persistence (a granted vote, a
+ * The Ready order (docs/architecture.md), at the node: nothing that promises persistence (a granted vote, a
  * successful append acknowledgement) leaves before the save behind it is durable; and the
  * leader's appends leave while its own save is still running, so followers replicate, and
  * even commit, while the leader's disk is slow.

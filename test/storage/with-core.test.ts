@@ -8,7 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Entry, type Message, RawNode, seededRandom } from '../../src/core/index.js';
+import {
+  carryOutReady,
+  type Entry,
+  type Message,
+  RawNode,
+  seededRandom,
+} from '../../src/core/index.js';
 import { FileStorage, MemoryFileSystem } from '../../src/storage/index.js';
 
 const ids = ['a', 'b', 'c'];
@@ -49,17 +55,19 @@ class Cluster {
     const n = this.nodes.get(id);
     if (n === undefined || n.busy || !n.raw.hasReady()) return;
     n.busy = true;
-    const rd = n.raw.ready();
-    this.queue.push(...rd.messages);
-    await n.storage.save({ entries: rd.entries, hardState: rd.hardState, sync: rd.mustSync });
-    this.queue.push(...rd.messagesAfterPersist);
-    for (const e of rd.committedEntries) {
-      const known = this.committed.get(e.index);
-      if (known !== undefined)
-        assert.deepEqual(e.data, known.data, `index ${e.index} applied twice differently`);
-      this.committed.set(e.index, e);
-    }
-    n.raw.advance();
+    await carryOutReady(n.raw, {
+      send: (messages) => this.queue.push(...messages),
+      persist: (rd) =>
+        n.storage.save({ entries: rd.entries, hardState: rd.hardState, sync: rd.mustSync }),
+      apply: (rd) => {
+        for (const e of rd.committedEntries) {
+          const known = this.committed.get(e.index);
+          if (known !== undefined)
+            assert.deepEqual(e.data, known.data, `index ${e.index} applied twice differently`);
+          this.committed.set(e.index, e);
+        }
+      },
+    });
     n.busy = false;
   }
 

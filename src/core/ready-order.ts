@@ -1,0 +1,60 @@
+/**
+ * @module
+ * The order in which a Ready is carried out: the rule that keeps data safe, written once.
+ * The node, the test harnesses, the benchmarks and the examples all go through it.
+ *
+ * 1. `observe`: the soft state (role, leader, term) as of this Ready, for events.
+ * 2. `send(rd.messages)`: what may leave before the write, the leader's appends above all (it
+ *    replicates while its own fsync runs, thesis §10.2.1; it counts itself only once durable).
+ * 3. `persist(rd)`: the entries and hard state, durable (with an fsync when `rd.mustSync`);
+ *    may be asynchronous, and nothing below happens before it is done.
+ * 4. `send(rd.messagesAfterPersist)`: votes and acknowledgements, which promise step 3.
+ * 5. `apply(rd)`: committed entries in order, once each, then the read states.
+ * 6. `advance()`.
+ *
+ * A harness that must stop between steps 2 and 3 (a crash in the middle of a write) calls
+ * `beginReady` and `finishReady` itself; everything else calls `carryOutReady`.
+ */
+import type { Message } from './messages.js';
+import type { RawNode, Ready } from './raw-node.js';
+import type { SoftState } from './types.js';
+
+export interface ReadyHandler {
+  observe?(soft: SoftState): void;
+  send(messages: readonly Message[]): void;
+  /** Makes `rd.entries` and `rd.hardState` durable; a promise holds the rest back. */
+  persist(rd: Ready): void | Promise<void>;
+  apply(rd: Ready): void;
+  /** Asked after the write: false ends the Ready there, unadvanced (the node stopped). */
+  proceed?(): boolean;
+}
+
+/** Steps 1 and 2: takes the next Ready and sends what may leave before its write. */
+export function beginReady(raw: RawNode, handler: ReadyHandler): Ready {
+  const rd = raw.ready();
+  if (rd.softState !== null) handler.observe?.(rd.softState);
+  handler.send(rd.messages);
+  return rd;
+}
+
+/** Steps 4 to 6, once the Ready's write (step 3) is durable. */
+export function finishReady(raw: RawNode, rd: Ready, handler: ReadyHandler): void {
+  if (handler.proceed?.() === false) return;
+  handler.send(rd.messagesAfterPersist);
+  handler.apply(rd);
+  raw.advance();
+}
+
+/**
+ * Carries out the next Ready of `raw` in order. Synchronous when `persist` is; otherwise the
+ * promise settles once the Ready is advanced (or rejects with the write's failure, unadvanced).
+ */
+export function carryOutReady(raw: RawNode, handler: ReadyHandler): void | Promise<void> {
+  const rd = beginReady(raw, handler);
+  const written = handler.persist(rd);
+  if (written === undefined) {
+    finishReady(raw, rd, handler);
+    return;
+  }
+  return written.then(() => finishReady(raw, rd, handler));
+}
