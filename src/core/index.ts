@@ -56,6 +56,8 @@ export {
   type Entry,
   type EntryKind,
   emptyHardState,
+  entryKindCodes,
+  entryKindOf,
   entrySizeBytes,
   type HardState,
   hardStateEqual,

@@ -14,6 +14,18 @@ export type NodeId = string;
  */
 export type EntryKind = 'command' | 'noop';
 
+/** Each kind's code, one table for the wire and the disk (the disk's numbering came first). */
+export const entryKindCodes: Readonly<Record<EntryKind, number>> = { command: 0, noop: 1 };
+
+const entryKindByCode = new Map(
+  Object.entries(entryKindCodes).map(([kind, code]) => [code, kind as EntryKind]),
+);
+
+/** The kind a code stands for, or undefined for an unknown code. */
+export function entryKindOf(code: number): EntryKind | undefined {
+  return entryKindByCode.get(code);
+}
+
 /** One record of the replicated log. */
 export interface Entry {
   /** Position in the log, starting at 1. Invariant: consecutive in any slice of a log. */

@@ -76,7 +76,14 @@ function checkFields(m: Message): string | undefined {
     case 'read-index-response':
       if (!isIndex(m.index)) return 'read-index-response: index must be a non-negative integer';
       return checkContext(m.type, m.context);
+    default:
+      // Every message type has its case: a new one without a check does not compile.
+      return unchecked(m);
   }
+}
+
+function unchecked(m: never): never {
+  throw new Error(`no check for message ${JSON.stringify(m)}`);
 }
 
 function checkContext(type: string, context: unknown): string | undefined {

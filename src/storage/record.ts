@@ -6,7 +6,7 @@
  *
  * (little-endian), and its body starts with a type byte:
  *
- *     entry     1 | u8 kind (0 command, 1 noop) | u64 index | u64 term | data
+ *     entry     1 | u8 kind (core's entryKindCodes: 0 command, 1 noop) | u64 index | u64 term | data
  *     truncate  2 | u64 from    (entries from `from` on are void: a leader overwrote them)
  *     commit    3 | u64 index   (the commit index reached; lets a restart apply at once)
  *
@@ -15,7 +15,7 @@
  * Decoding never trusts a byte it has not checked: it returns a reason, never throws.
  */
 import { crc32 } from 'node:zlib';
-import type { Entry } from '../core/index.js';
+import { type Entry, entryKindCodes, entryKindOf } from '../core/index.js';
 
 export const RECORD_HEADER_BYTES = 8;
 /** A record body is never larger: bounds what a damaged length field can make us read. */
@@ -74,7 +74,7 @@ export function encodeRecord(
   if (record.type === 'entry') {
     const { entry } = record;
     out[bodyAt] = RecordType.entry;
-    out[bodyAt + 1] = entry.kind === 'noop' ? 1 : 0;
+    out[bodyAt + 1] = entryKindCodes[entry.kind];
     writeU64(view, bodyAt + 2, entry.index);
     writeU64(view, bodyAt + 10, entry.term);
     out.set(entry.data, bodyAt + ENTRY_BODY_FIXED_BYTES);
@@ -150,12 +150,13 @@ function decodeBody(
     const kindByte = bytes[at + 1];
     const index = readU64(view, at + 2);
     const term = readU64(view, at + 10);
-    if (kindByte !== 0 && kindByte !== 1) return bad(`unknown entry kind ${kindByte}`);
+    const kind = entryKindOf(kindByte as number);
+    if (kind === undefined) return bad(`unknown entry kind ${kindByte}`);
     if (!(index >= 1) || !(term >= 1)) return bad(`impossible entry index ${index} term ${term}`);
     // A copy, so that a kept entry does not pin the (possibly large) buffer it was read from.
     const start = at + ENTRY_BODY_FIXED_BYTES;
     const data = copyData ? bytes.slice(start, end) : bytes.subarray(start, end);
-    const entry: Entry = { index, term, kind: kindByte === 1 ? 'noop' : 'command', data };
+    const entry: Entry = { index, term, kind, data };
     return { ok: true, record: { type: 'entry', entry }, end };
   }
   if (type === RecordType.truncate || type === RecordType.commit) {

@@ -23,6 +23,7 @@ import {
   WIRE_VERSION,
   WireCodec,
 } from '../../src/transport/index.js';
+import { layouts } from '../../src/transport/wire-layout.js';
 import { propertySeed } from '../support/property.js';
 
 const tag = clusterTag('test');
@@ -127,6 +128,12 @@ export const sampleFrames: Frame[] = [
     term: 6,
   },
 ];
+
+test('the layout table gives every frame type its own code, and the samples cover them all', () => {
+  const codes = Object.values(layouts).map((l) => l.code);
+  assert.equal(new Set(codes).size, codes.length);
+  assert.deepEqual(new Set(sampleFrames.map((f) => f.type)), new Set(Object.keys(layouts)));
+});
 
 test('every message type survives a round trip', () => {
   for (const frame of sampleFrames) {
