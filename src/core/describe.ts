@@ -41,5 +41,7 @@ export function describeMessage(m: Message): string {
       return `${head} context=${m.context}`;
     case 'read-index-response':
       return `${head} context=${m.context} index=${m.index}`;
+    case 'install-snapshot':
+      return `${head} snapshot=${m.snapshot.index}@${m.snapshot.term} voters=${m.snapshot.membership.voters.join(',')}`;
   }
 }

@@ -32,6 +32,7 @@ export type {
   AppendResponse,
   HeartbeatRequest,
   HeartbeatResponse,
+  InstallSnapshot,
   Message,
   MessageType,
   ReadIndexRequest,
@@ -51,6 +52,13 @@ export {
   finishReady,
   type ReadyHandler,
 } from './ready-order.js';
+export {
+  checkSnapshotMeta,
+  membershipOf,
+  type SnapshotMembership,
+  type SnapshotMeta,
+  snapshotMembership,
+} from './snapshot.js';
 export {
   ENTRY_OVERHEAD_BYTES,
   type Entry,

@@ -9,6 +9,7 @@
  * AppendEntries following it can be checked.
  */
 import { assert } from './assert.js';
+import type { SnapshotMeta } from './snapshot.js';
 import { type Entry, emptyHardState, entrySizeBytes, type HardState } from './types.js';
 
 export interface LogStorage {
@@ -30,12 +31,18 @@ export interface LogStorage {
    * Returns a new array the caller may keep and extend.
    */
   entries(low: number, high: number, maxBytes: number): Entry[];
+  /**
+   * The newest durable snapshot's metadata, or null when there is none. Invariant:
+   * `firstIndex() - 1 <= snapshot.index`: entries are only ever dropped behind a snapshot (some
+   * may be kept behind it, for followers slightly behind). A leader sends it to a follower
+   * that needs an entry it no longer holds.
+   */
+  snapshot(): SnapshotMeta | null;
 }
 
 export interface MemoryStorageInit {
-  /** Index and term of the last entry already compacted away (a snapshot's). Default 0, 0. */
-  readonly compactedIndex?: number;
-  readonly compactedTerm?: number;
+  /** The snapshot the log follows (its entries compacted away). Default: none. */
+  readonly snapshot?: SnapshotMeta;
   readonly hardState?: HardState;
   readonly entries?: readonly Entry[];
 }
@@ -47,12 +54,50 @@ export class MemoryStorage implements LogStorage {
   #hardState: HardState;
   // #entries[i] has index #compactedIndex + 1 + i.
   #entries: Entry[] = [];
+  #snapshot: SnapshotMeta | null;
 
   constructor(init: MemoryStorageInit = {}) {
-    this.#compactedIndex = init.compactedIndex ?? 0;
-    this.#compactedTerm = init.compactedTerm ?? 0;
+    this.#snapshot = init.snapshot ?? null;
+    this.#compactedIndex = init.snapshot?.index ?? 0;
+    this.#compactedTerm = init.snapshot?.term ?? 0;
     this.#hardState = init.hardState ?? emptyHardState;
     if (init.entries !== undefined && init.entries.length > 0) this.append(init.entries);
+  }
+
+  snapshot(): SnapshotMeta | null {
+    return this.#snapshot;
+  }
+
+  /**
+   * Records a snapshot of the state at `meta.index`, an entry held here (the layer above took
+   * it of what it applied). Nothing is dropped: `compact` does that, behind it.
+   */
+  createSnapshot(meta: SnapshotMeta): void {
+    assert(
+      this.term(meta.index) === meta.term,
+      () => `snapshot at ${meta.index}@${meta.term} of an entry not held`,
+    );
+    assert(
+      this.#snapshot === null || meta.index > this.#snapshot.index,
+      () => `snapshot at ${meta.index} not newer than the one at ${this.#snapshot?.index}`,
+    );
+    this.#snapshot = meta;
+  }
+
+  /**
+   * Installs a snapshot received from the leader (a Ready's `snapshot`). If the log holds the
+   * snapshot's last entry, the entries after it are kept; otherwise the whole log goes.
+   */
+  installSnapshot(meta: SnapshotMeta): void {
+    assert(
+      this.#snapshot === null || meta.index > this.#snapshot.index,
+      () => `snapshot at ${meta.index} not newer than the one at ${this.#snapshot?.index}`,
+    );
+    const keep = this.term(meta.index) === meta.term && meta.index <= this.lastIndex();
+    this.#entries = keep ? this.#entries.slice(meta.index - this.#compactedIndex) : [];
+    this.#compactedIndex = meta.index;
+    this.#compactedTerm = meta.term;
+    this.#snapshot = meta;
   }
 
   hardState(): HardState {
@@ -100,12 +145,17 @@ export class MemoryStorage implements LogStorage {
   }
 
   /**
-   * Discards entries up to `index` (already applied, or covered by a snapshot), keeping its
-   * term so that an AppendEntries following it can still be checked.
+   * Discards entries up to `index`, which a snapshot must cover, keeping its term so that an
+   * AppendEntries following it can still be checked.
    */
   compact(index: number): void {
     if (index <= this.#compactedIndex) return;
     assert(index <= this.lastIndex(), () => `compact to ${index} beyond last ${this.lastIndex()}`);
+    assert(
+      this.#snapshot !== null && index <= this.#snapshot.index,
+      () =>
+        `compact to ${index}, not covered by a snapshot (at ${this.#snapshot?.index ?? 'none'})`,
+    );
     this.#compactedTerm = this.term(index) as number;
     this.#entries = this.#entries.slice(index - this.#compactedIndex);
     this.#compactedIndex = index;

@@ -6,15 +6,33 @@
  * replaced), they win.
  */
 import { assert } from './assert.js';
+import type { SnapshotMeta } from './snapshot.js';
 import type { Entry } from './types.js';
 
 export class UnstableLog {
   /** Index of `entries[0]`; everything below it is on stable storage. */
   offset: number;
   entries: Entry[] = [];
+  /**
+   * A snapshot received from the leader and not yet persisted: it replaces the log up to its
+   * index (and `offset` is just after it). Null otherwise.
+   */
+  snapshot: SnapshotMeta | null = null;
 
   constructor(offset: number) {
     this.offset = offset;
+  }
+
+  /** The log is replaced by `snapshot`: nothing before it, nothing unstable after it. */
+  restore(snapshot: SnapshotMeta): void {
+    this.snapshot = snapshot;
+    this.offset = snapshot.index + 1;
+    this.entries = [];
+  }
+
+  /** The snapshot at `index` is durable: it is storage's now. */
+  snapshotStable(index: number): void {
+    if (this.snapshot?.index === index) this.snapshot = null;
   }
 
   /** Index of the last unstable entry, or undefined when there is none. */
@@ -22,8 +40,9 @@ export class UnstableLog {
     return this.entries.length === 0 ? undefined : this.offset + this.entries.length - 1;
   }
 
-  /** Term of the unstable entry at `index`, or undefined if it is not here. */
+  /** Term of the unstable entry (or snapshot) at `index`, or undefined if it is not here. */
   term(index: number): number | undefined {
+    if (this.snapshot !== null && index === this.snapshot.index) return this.snapshot.term;
     return this.entries[index - this.offset]?.term;
   }
 

@@ -1,11 +1,15 @@
 /**
  * @module
  * The Raft log as the core sees it: stable storage followed by the unstable tail, plus the
- * commit and apply positions. Invariant: firstIndex - 1 <= applied <= committed <= lastIndex.
+ * commit and apply positions. Invariant: applied <= committed <= lastIndex, and
+ * firstIndex - 1 <= applied except while a snapshot received from the leader waits to be
+ * persisted: it then stands for the whole log up to its index, and nothing is handed out to
+ * apply until the layer above has restored it (`snapshotApplied`).
  */
 import { assert } from './assert.js';
 import { type LogStorage, sliceBytes } from './log-storage.js';
 import { UnstableLog } from './log-unstable.js';
+import type { SnapshotMeta } from './snapshot.js';
 import { type Entry, entrySizeBytes } from './types.js';
 
 export interface LogPosition {
@@ -50,11 +54,12 @@ export class RaftLog implements LogView {
   }
 
   firstIndex(): number {
-    return this.storage.firstIndex();
+    const pending = this.unstable.snapshot;
+    return pending === null ? this.storage.firstIndex() : pending.index + 1;
   }
 
   lastIndex(): number {
-    return this.unstable.lastIndex() ?? this.storage.lastIndex();
+    return this.unstable.lastIndex() ?? this.unstable.snapshot?.index ?? this.storage.lastIndex();
   }
 
   /** The last index known durable: everything below the unstable tail. */
@@ -65,8 +70,29 @@ export class RaftLog implements LogView {
   /** Term at `index`, or undefined when the index is compacted away or beyond the log. */
   term(index: number): number | undefined {
     if (index < this.firstIndex() - 1 || index > this.lastIndex()) return undefined;
-    if (index >= this.unstable.offset) return this.unstable.term(index);
+    if (index >= this.unstable.offset - (this.unstable.snapshot === null ? 0 : 1)) {
+      return this.unstable.term(index);
+    }
     return this.storage.term(index);
+  }
+
+  /**
+   * A snapshot from the leader, newer than the commit index and not matching the log, replaces
+   * the log: nothing before it, nothing after it, committed up to its index.
+   */
+  restore(snapshot: SnapshotMeta): void {
+    assert(
+      snapshot.index > this.committed,
+      () => `restoring a snapshot at ${snapshot.index}, not beyond commit ${this.committed}`,
+    );
+    this.unstable.restore(snapshot);
+    this.committed = snapshot.index;
+  }
+
+  /** The pending snapshot at `index` is durable, and the state machine restored from it. */
+  snapshotApplied(index: number): void {
+    this.unstable.snapshotStable(index);
+    if (index > this.applied) this.applied = index;
   }
 
   lastTerm(): number {
@@ -181,8 +207,9 @@ export class RaftLog implements LogView {
     return this.slice(this.applied + 1, this.committed + 1, maxBytes);
   }
 
+  /** Whether entries wait to be applied: none while a snapshot waits to be restored. */
   hasNextCommitted(): boolean {
-    return this.committed > this.applied;
+    return this.unstable.snapshot === null && this.committed > this.applied;
   }
 
   commitTo(index: number): void {

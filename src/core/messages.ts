@@ -3,6 +3,7 @@
  * Every message two Raft cores exchange. Each is a plain object, so any codec can carry it; the
  * transport validates the shape on decode and the core validates the meaning in `step`.
  */
+import type { SnapshotMeta } from './snapshot.js';
 import type { Entry, NodeId } from './types.js';
 
 interface Envelope {
@@ -94,6 +95,17 @@ export interface ReadIndexResponse extends Envelope {
   readonly index: number;
 }
 
+/**
+ * InstallSnapshot (paper §7): the follower needs entries the leader has compacted away, so the
+ * leader's snapshot replaces its log up to `snapshot.index`. The state itself travels beside
+ * the core (the node streams it in chunks); this message goes to the follower's core once the
+ * state has arrived. The follower answers with an AppendResponse.
+ */
+export interface InstallSnapshot extends Envelope {
+  readonly type: 'install-snapshot';
+  readonly snapshot: SnapshotMeta;
+}
+
 export type Message =
   | AppendRequest
   | AppendResponse
@@ -103,7 +115,8 @@ export type Message =
   | VoteResponse
   | TimeoutNow
   | ReadIndexRequest
-  | ReadIndexResponse;
+  | ReadIndexResponse
+  | InstallSnapshot;
 
 export type MessageType = Message['type'];
 
@@ -117,4 +130,5 @@ export const messageTypes: readonly MessageType[] = [
   'timeout-now',
   'read-index',
   'read-index-response',
+  'install-snapshot',
 ];

@@ -8,11 +8,14 @@
  * - `replicate`: the follower's log matches up to `match`. The leader streams entries
  *   optimistically (`next` moves as soon as a message leaves), several messages in flight,
  *   bounded by the inflight window.
+ * - `snapshot`: the follower needs entries the leader no longer holds, so the leader is
+ *   sending it a snapshot (`pendingSnapshot` is its index). Nothing else is sent until the
+ *   follower acknowledges the snapshot, or the transfer is reported finished or failed.
  */
 import { assert } from './assert.js';
 import { Inflights } from './inflights.js';
 
-export type ProgressState = 'probe' | 'replicate';
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress {
   /** Highest index known to match the leader's log. Invariant: match < next. */
@@ -26,6 +29,8 @@ export class Progress {
   sentCommit = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** In `snapshot`: the index of the snapshot being sent; 0 otherwise. */
+  pendingSnapshot = 0;
   readonly inflights: Inflights;
 
   constructor(match: number, next: number, maxInflightMessages: number, maxInflightBytes: number) {
@@ -37,13 +42,20 @@ export class Progress {
 
   /** Whether the leader must hold back AppendEntries to this follower for now. */
   isPaused(): boolean {
+    if (this.state === 'snapshot') return true;
     return this.state === 'probe' ? this.probeSent : this.inflights.full();
   }
 
+  /**
+   * Back to probing. Leaving `snapshot`, the snapshot may well have arrived, so the probe
+   * starts just after it (a rejection moves it back if not).
+   */
   becomeProbe(): void {
+    const after = this.state === 'snapshot' ? this.pendingSnapshot + 1 : 0;
     this.state = 'probe';
     this.probeSent = false;
-    this.next = this.match + 1;
+    this.next = Math.max(this.match + 1, after);
+    this.pendingSnapshot = 0;
     this.inflights.reset();
   }
 
@@ -51,6 +63,16 @@ export class Progress {
     this.state = 'replicate';
     this.probeSent = false;
     this.next = this.match + 1;
+    this.pendingSnapshot = 0;
+    this.inflights.reset();
+  }
+
+  /** The follower is sent the snapshot at `index`: nothing more until it answers. */
+  becomeSnapshot(index: number): void {
+    assert(index > this.match, () => `snapshot at ${index} for a follower matching ${this.match}`);
+    this.state = 'snapshot';
+    this.probeSent = false;
+    this.pendingSnapshot = index;
     this.inflights.reset();
   }
 
@@ -84,6 +106,8 @@ export class Progress {
    * is stale (it answers an earlier message than the one that decides `next` now).
    */
   maybeDecreaseTo(rejected: number, matchHint: number): boolean {
+    // While a snapshot is on its way, an answer to an earlier append teaches nothing.
+    if (this.state === 'snapshot') return false;
     if (this.state === 'replicate') {
       // Everything up to `match` is acknowledged, so only a rejection above it is news.
       if (rejected <= this.match) return false;

@@ -30,6 +30,7 @@ import type {
   AppendResponse,
   HeartbeatRequest,
   HeartbeatResponse,
+  InstallSnapshot,
   Message,
   VoteRequest,
   VoteResponse,
@@ -38,6 +39,7 @@ import { type RaftOptions, type ResolvedOptions, resolveOptions } from './option
 import { Progress } from './progress.js';
 import { committedIndex, quorumReached, type VoteResult, voteResult } from './quorum.js';
 import { ReadIndexTracker, type ReleasedRead } from './read-index.js';
+import { membershipOf } from './snapshot.js';
 import {
   ENTRY_OVERHEAD_BYTES,
   type Entry,
@@ -270,6 +272,25 @@ export class Raft {
     }
   }
 
+  /**
+   * The layer above says how sending a snapshot to `to` ended. Either way the leader probes
+   * again, once the follower answers or the next heartbeat does: after a transfer that
+   * finished, from just after the snapshot; after one that failed, from where it was, which
+   * leads to sending a snapshot again.
+   */
+  reportSnapshot(to: NodeId, finished: boolean): void {
+    const pr = this.progress.get(to);
+    if (this.role !== 'leader' || pr === undefined || pr.state !== 'snapshot') return;
+    if (!finished) pr.pendingSnapshot = 0;
+    pr.becomeProbe();
+    pr.probeSent = true;
+  }
+
+  /** The snapshot at `index` that replaced the log is durable and its state restored. */
+  snapshotApplied(index: number): void {
+    this.log.snapshotApplied(index);
+  }
+
   /** The layer above applied committed entries up to `index`, totalling `sizeBytes`. */
   applied(index: number, sizeBytes: number): void {
     this.log.appliedTo(index);
@@ -433,7 +454,8 @@ export class Raft {
   /** Checks that need this node's state. Runs before anything changes. */
   #checkMeaning(m: Message): string | undefined {
     if (m.to !== this.id) return `${m.type} addressed to ${m.to}, but this node is ${this.id}`;
-    const fromLeader = m.type === 'append' || m.type === 'heartbeat';
+    const fromLeader =
+      m.type === 'append' || m.type === 'heartbeat' || m.type === 'install-snapshot';
     // A leader may be a member this node has not learned of yet: its entries bring the news.
     if (!fromLeader && !isMember(this.membership, m.from)) {
       return `${m.type} from ${m.from}, not a member of ${describeMembership(this.membership)}`;
@@ -465,7 +487,11 @@ export class Raft {
     }
     // A granted pre-vote carries the term we would campaign in, not a newer cluster term.
     if (m.type === 'vote-response' && m.preVote && m.granted) return true;
-    const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now';
+    const fromLeader =
+      m.type === 'append' ||
+      m.type === 'heartbeat' ||
+      m.type === 'timeout-now' ||
+      m.type === 'install-snapshot';
     this.becomeFollower(m.term, fromLeader ? m.from : null);
     return true;
   }
@@ -529,6 +555,11 @@ export class Raft {
       case 'timeout-now':
         this.campaign('transfer');
         return;
+      case 'install-snapshot':
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.#handleSnapshot(m);
+        return;
       case 'read-index-response':
         if (this.#forwardedReads.delete(m.context)) {
           this.readStates.push({ context: m.context, index: m.index });
@@ -564,6 +595,27 @@ export class Raft {
     });
   }
 
+  /**
+   * A snapshot from the leader (paper §7). One at or below the commit index tells nothing new:
+   * it is answered and ignored. One whose last entry the log already holds only moves the
+   * commit index, and the log after it is kept. Otherwise it replaces the log.
+   */
+  #handleSnapshot(m: InstallSnapshot): void {
+    const s = m.snapshot;
+    if (s.index <= this.log.committed) {
+      this.#sendAppendResponse(m.from, true, this.log.committed);
+      return;
+    }
+    if (this.log.matchTerm(s.index, s.term)) {
+      this.log.commitTo(s.index);
+      this.#sendAppendResponse(m.from, true, s.index);
+      return;
+    }
+    this.log.restore(s);
+    this.membership = membershipOf(s.membership);
+    this.#sendAppendResponse(m.from, true, s.index);
+  }
+
   #handleHeartbeat(m: HeartbeatRequest): void {
     this.log.commitTo(m.commit);
     this.#send(m.from, { type: 'heartbeat-response', round: m.round });
@@ -581,6 +633,10 @@ export class Raft {
       case 'heartbeat':
         this.becomeFollower(m.term, m.from);
         this.#handleHeartbeat(m);
+        return;
+      case 'install-snapshot':
+        this.becomeFollower(m.term, m.from);
+        this.#handleSnapshot(m);
         return;
       case 'vote-response':
         this.#handleVoteResponse(m);
@@ -647,7 +703,10 @@ export class Raft {
     }
     if (!pr.maybeUpdate(m.index)) return;
     if (pr.state === 'probe') pr.becomeReplicate();
-    else pr.inflights.freeTo(m.index);
+    else if (pr.state === 'snapshot') {
+      // The follower holds the snapshot (or, its log agreeing, already had what it covers).
+      if (pr.match >= pr.pendingSnapshot) pr.becomeReplicate();
+    } else pr.inflights.freeTo(m.index);
     if (this.#maybeCommit()) this.#broadcastAppend();
     else this.#sendAppends(m.from);
     if (m.from === this.transferee && pr.match === this.log.lastIndex()) {
@@ -706,8 +765,8 @@ export class Raft {
     if (pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
-    // Snapshots (a later issue) will cover followers behind the first index.
-    assert(prevTerm !== undefined, () => `no term at ${prevIndex} for ${to}`);
+    // The follower needs entries compacted away: only a snapshot can bring it up to date.
+    if (prevTerm === undefined) return this.#sendSnapshot(to, pr);
     const last = this.log.lastIndex();
     const entries =
       pr.next <= last ? this.log.slice(pr.next, last + 1, this.options.maxAppendBytes) : [];
@@ -719,6 +778,18 @@ export class Raft {
     pr.sentEntries(prevIndex + entries.length, bytes);
     pr.sentCommit = Math.max(pr.sentCommit, commitTold);
     this.#send(to, { type: 'append', prevIndex, prevTerm, entries, commit: this.log.committed });
+    return true;
+  }
+
+  #sendSnapshot(to: NodeId, pr: Progress): boolean {
+    const snapshot = this.log.storage.snapshot();
+    assert(
+      snapshot !== null && snapshot.index >= pr.next - 1,
+      () =>
+        `${to} needs entry ${pr.next} and no snapshot covers it (first ${this.log.firstIndex()})`,
+    );
+    pr.becomeSnapshot(snapshot.index);
+    this.#send(to, { type: 'install-snapshot', snapshot });
     return true;
   }
 

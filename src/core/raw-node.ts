@@ -26,6 +26,7 @@ import type { Message } from './messages.js';
 import type { RaftOptions } from './options.js';
 import type { ProgressState } from './progress.js';
 import { type CampaignKind, type ProposalPosition, Raft } from './raft.js';
+import type { SnapshotMeta } from './snapshot.js';
 import {
   type Entry,
   entrySizeBytes,
@@ -48,6 +49,14 @@ export interface Ready {
   readonly messages: readonly Message[];
   /** Changed hard state to persist; null when unchanged. */
   readonly hardState: HardState | null;
+  /**
+   * A snapshot received from the leader that replaces the log up to its index, or null. Make
+   * it the node's snapshot durably and drop the log it covers (keeping the entries after it
+   * when the log held its last entry) before `entries` are written, which follow it; restore
+   * the state machine from it before applying `committedEntries`, which follow it too (and
+   * are empty while one is pending). `advance()` records it as applied.
+   */
+  readonly snapshot: SnapshotMeta | null;
   /**
    * Entries to append to stable storage, replacing any held at or after `entries[0].index`.
    */
@@ -80,7 +89,11 @@ export interface Status {
   readonly leader: NodeId | null;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  /** The first entry still held (compacted entries and a snapshot come before it). */
+  readonly firstIndex: number;
   readonly lastIndex: number;
+  /** The index of the newest snapshot, pending or durable; 0 before the first. */
+  readonly snapshotIndex: number;
   readonly membership: Membership;
   /** The leader's view of every member; empty on other roles. */
   readonly progress: ReadonlyMap<NodeId, ProgressStatus>;
@@ -136,6 +149,14 @@ export class RawNode {
     this.#raft.transferLeader(to);
   }
 
+  /**
+   * Tells the leader how sending its snapshot to `to` ended: `finished` (the follower has it,
+   * its answer may follow) or not (the transfer broke: it will be sent again).
+   */
+  reportSnapshot(to: NodeId, finished: boolean): void {
+    this.#raft.reportSnapshot(to, finished);
+  }
+
   /** Starts an election at once, as if the election timeout had fired. */
   campaign(kind: CampaignKind = 'election'): void {
     this.#raft.campaign(kind);
@@ -153,6 +174,7 @@ export class RawNode {
       r.vote !== hard.vote ||
       r.log.committed !== hard.commit ||
       r.log.unstable.entries.length > 0 ||
+      r.log.unstable.snapshot !== null ||
       r.messages.length > 0 ||
       r.messagesAfterPersist.length > 0 ||
       r.log.hasNextCommitted() ||
@@ -171,12 +193,15 @@ export class RawNode {
     const hard = r.hardState();
     const hardChanged = !hardStateEqual(hard, this.#prevHardState);
     const entries = r.log.unstable.entries.slice();
+    const snapshot = r.log.unstable.snapshot;
     const rd: Ready = {
       softState: softStateEqual(soft, this.#prevSoftState) ? null : soft,
       messages: r.messages,
       hardState: hardChanged ? hard : null,
+      snapshot,
       entries,
       mustSync:
+        snapshot !== null ||
         entries.length > 0 ||
         hard.term !== this.#prevHardState.term ||
         hard.vote !== this.#prevHardState.vote,
@@ -202,6 +227,7 @@ export class RawNode {
     assert(rd !== null, 'advance() without an outstanding ready()');
     this.#outstanding = null;
     if (rd.hardState !== null) this.#prevHardState = rd.hardState;
+    if (rd.snapshot !== null) this.#raft.snapshotApplied(rd.snapshot.index);
     const lastEntry = rd.entries[rd.entries.length - 1];
     if (lastEntry !== undefined) this.#raft.persisted(lastEntry.index, lastEntry.term);
     const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
@@ -237,7 +263,9 @@ export class RawNode {
       leader: r.leader,
       commitIndex: r.log.committed,
       appliedIndex: r.log.applied,
+      firstIndex: r.log.firstIndex(),
       lastIndex: r.log.lastIndex(),
+      snapshotIndex: (r.log.unstable.snapshot ?? r.log.storage.snapshot())?.index ?? 0,
       membership: r.membership,
       progress,
       transferee: r.transferee,

@@ -6,10 +6,12 @@
  * 1. `observe`: the soft state (role, leader, term) as of this Ready, for events.
  * 2. `send(rd.messages)`: what may leave before the write, the leader's appends above all (it
  *    replicates while its own fsync runs, thesis §10.2.1; it counts itself only once durable).
- * 3. `persist(rd)`: the entries and hard state, durable (with an fsync when `rd.mustSync`);
- *    may be asynchronous, and nothing below happens before it is done.
+ * 3. `persist(rd)`: a snapshot from the leader first (`rd.snapshot`, which replaces the log),
+ *    then the entries and hard state, durable (with an fsync when `rd.mustSync`); may be
+ *    asynchronous, and nothing below happens before it is done.
  * 4. `send(rd.messagesAfterPersist)`: votes and acknowledgements, which promise step 3.
- * 5. `apply(rd)`: committed entries in order, once each, then the read states.
+ * 5. `apply(rd)`: the state restored from `rd.snapshot` if there is one, then committed
+ *    entries in order, once each, then the read states.
  * 6. `advance()`.
  *
  * A harness that must stop between steps 2 and 3 (a crash in the middle of a write) calls
@@ -22,7 +24,7 @@ import type { SoftState } from './types.js';
 export interface ReadyHandler {
   observe?(soft: SoftState): void;
   send(messages: readonly Message[]): void;
-  /** Makes `rd.entries` and `rd.hardState` durable; a promise holds the rest back. */
+  /** Makes `rd.snapshot`, `rd.entries` and `rd.hardState` durable; a promise holds the rest back. */
   persist(rd: Ready): void | Promise<void>;
   apply(rd: Ready): void;
   /** Asked after the write: false ends the Ready there, unadvanced (the node stopped). */

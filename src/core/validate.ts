@@ -5,6 +5,7 @@
  * Returns a reason, or undefined when the message is well formed.
  */
 import { type Message, messageTypes } from './messages.js';
+import { checkSnapshotMeta } from './snapshot.js';
 
 /** Longest ReadIndex context accepted, in UTF-16 code units. */
 export const MAX_READ_CONTEXT_LENGTH = 256;
@@ -76,6 +77,14 @@ function checkFields(m: Message): string | undefined {
     case 'read-index-response':
       if (!isIndex(m.index)) return 'read-index-response: index must be a non-negative integer';
       return checkContext(m.type, m.context);
+    case 'install-snapshot': {
+      const problem = checkSnapshotMeta(m.snapshot);
+      if (problem !== undefined) return `install-snapshot: ${problem}`;
+      if (m.snapshot.term > m.term) {
+        return `install-snapshot: snapshot term ${m.snapshot.term} > term ${m.term}`;
+      }
+      return undefined;
+    }
     default:
       // Every message type has its case: a new one without a check does not compile.
       return unchecked(m);

@@ -442,6 +442,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   }
 
   #persist(rd: Ready): Promise<void> | undefined {
+    // A leader sends a snapshot only once its storage has one, which the node does not make
+    // yet: a snapshot arriving here is a broken invariant.
+    if (rd.snapshot !== null) {
+      throw new AssertionError(`a snapshot at ${rd.snapshot.index} to install; none can be`);
+    }
     if (rd.entries.length === 0 && rd.hardState !== null && !rd.mustSync) {
       // Only the commit index moved. Recording it saves replay work after a restart but
       // guards nothing (a restarted node learns the commit from its leader), so it is

@@ -65,6 +65,9 @@ class ObservedStorage implements DurableStorage {
   durableIndex(): number {
     return this.#inner.durableIndex();
   }
+  snapshot() {
+    return this.#inner.snapshot();
+  }
   /** Called (once) when a save records a new vote: power lost while the vote is written. */
   onVote: (() => void) | null = null;
 

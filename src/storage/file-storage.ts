@@ -20,6 +20,7 @@ import {
   hardStateEqual,
   InvalidConfigError,
   type LogStorage,
+  type SnapshotMeta,
 } from '../core/index.js';
 import {
   checkDataDir,
@@ -230,6 +231,11 @@ export class FileStorage implements DurableStorage {
 
   durableIndex(): number {
     return this.#wal.durableIndex();
+  }
+
+  /** No snapshot files yet: the log is whole (snapshot files come with the next step). */
+  snapshot(): SnapshotMeta | null {
+    return null;
   }
 
   clusterIdentity(): string | null {

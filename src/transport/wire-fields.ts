@@ -5,7 +5,13 @@
  * written once: integers are float64 and must be exact, non-negative integers; booleans are
  * one byte, 0 or 1; text is UTF-8, refused when it is not; enumerations refuse unknown codes.
  */
-import { type Entry, type EntryKind, entryKindCodes, entryKindOf } from '../core/index.js';
+import {
+  type Entry,
+  type EntryKind,
+  entryKindCodes,
+  entryKindOf,
+  type SnapshotMeta,
+} from '../core/index.js';
 
 /** The input ended before the field did. */
 export class Truncated extends Error {}
@@ -292,5 +298,46 @@ export const commands: Field<readonly Uint8Array[]> = {
     const out: Uint8Array[] = new Array(count);
     for (let i = 0; i < count; i++) out[i] = r.bytes(r.u32());
     return out;
+  },
+};
+
+/** Node ids, `u16 count | text8*` (at most `MAX_LIST` of them). */
+const MAX_LIST = 4096;
+export const idList: Field<readonly string[]> = {
+  size: (list) => {
+    let size = 2;
+    for (const id of list) size += text8.size(id);
+    return size;
+  },
+  write: (w, list) => {
+    if (list.length > MAX_LIST) throw new RangeError(`${list.length} ids where ${MAX_LIST} fit`);
+    w.u16(list.length);
+    for (const id of list) text8.write(w, id);
+  },
+  read: (r, before) => {
+    const count = r.u16();
+    if (count > MAX_LIST) throw new Invalid(`${count} ids`);
+    if (count > r.remaining()) throw new Truncated(`${count} ids announced`);
+    const out: string[] = new Array(count);
+    for (let i = 0; i < count; i++) out[i] = text8.read(r, before);
+    return out;
+  },
+};
+
+/** A snapshot's metadata: index, term, and the membership in force there. */
+export const snapshotMeta: Field<SnapshotMeta> = {
+  size: (m) => 16 + idList.size(m.membership.voters) + idList.size(m.membership.learners),
+  write: (w, m) => {
+    int.write(w, m.index);
+    int.write(w, m.term);
+    idList.write(w, m.membership.voters);
+    idList.write(w, m.membership.learners);
+  },
+  read: (r, before) => {
+    const index = int.read(r, before);
+    const term = int.read(r, before);
+    const voters = idList.read(r, before);
+    const learners = idList.read(r, before);
+    return { index, term, membership: { voters, learners } };
   },
 };

@@ -18,6 +18,7 @@ import {
   nullableText8,
   oneOf,
   oneOfOrNull,
+  snapshotMeta,
   text16,
 } from './wire-fields.js';
 
@@ -56,6 +57,7 @@ export const layouts: Layouts = {
   'timeout-now': { code: 7, fields: { term: int } },
   'read-index': { code: 8, fields: { term: int, context: text16 } },
   'read-index-response': { code: 9, fields: { term: int, context: text16, index: int } },
+  'install-snapshot': { code: 10, fields: { term: int, snapshot: snapshotMeta } },
   hello: { code: 16, fields: {} },
   forward: { code: 17, fields: { id: int, term: int, commands } },
   'forward-refusal': {

@@ -14,6 +14,7 @@ import {
   type RaftOptions,
   RawNode,
   type ReadState,
+  type SnapshotMeta,
   type SoftState,
   seededRandom,
 } from '../../src/core/index.js';
@@ -29,6 +30,8 @@ export interface TestNode {
   readStates: ReadState[];
   droppedReads: string[];
   softStates: SoftState[];
+  /** Snapshots this node restored its state from (received from a leader). */
+  restored: SnapshotMeta[];
   options: NodeOptions;
 }
 
@@ -83,6 +86,7 @@ export class Cluster {
         readStates: [],
         droppedReads: [],
         softStates: [],
+        restored: [],
         options: nodeOptions,
       });
     }
@@ -121,10 +125,12 @@ export class Cluster {
       observe: (soft) => n.softStates.push(soft),
       send: (messages) => this.#enqueue(messages),
       persist: (rd) => {
+        if (rd.snapshot !== null) n.storage.installSnapshot(rd.snapshot);
         if (rd.entries.length > 0) n.storage.append(rd.entries);
         if (rd.hardState !== null) n.storage.setHardState(rd.hardState);
       },
       apply: (rd) => {
+        if (rd.snapshot !== null) n.restored.push(rd.snapshot);
         for (const e of rd.committedEntries) n.applied[e.index] = e;
         n.readStates.push(...rd.readStates);
         n.droppedReads.push(...rd.droppedReads);

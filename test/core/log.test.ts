@@ -127,8 +127,7 @@ describe('raft log', () => {
 
   test('a log may start after a compacted prefix', () => {
     const storage = new MemoryStorage({
-      compactedIndex: 100,
-      compactedTerm: 7,
+      snapshot: { index: 100, term: 7, membership: { voters: ['a'], learners: [] } },
       entries: [entry(101, 7), entry(102, 8)],
       hardState: { term: 8, vote: null, commit: 101 },
     });
@@ -153,6 +152,9 @@ describe('raft log', () => {
 describe('memory storage', () => {
   test('compaction drops a prefix but keeps the term before the first entry', () => {
     const storage = new MemoryStorage({ entries: logOfTerms([1, 1, 2, 3]) });
+    const members = { voters: ['a'], learners: [] };
+    assert.throws(() => storage.compact(2), /not covered by a snapshot/);
+    storage.createSnapshot({ index: 3, term: 2, membership: members });
     storage.compact(2);
     assert.equal(storage.firstIndex(), 3);
     assert.equal(storage.lastIndex(), 4);
@@ -165,6 +167,7 @@ describe('memory storage', () => {
     storage.compact(1); // already gone: nothing to do
     assert.equal(storage.firstIndex(), 3);
     assert.throws(() => storage.compact(9), /beyond last/);
+    assert.throws(() => storage.compact(4), /not covered by a snapshot \(at 3\)/);
     assert.throws(() => storage.append([entry(2, 5)]), /append at 2/);
   });
 });

@@ -57,6 +57,12 @@ function actions(faults: number): fc.Arbitrary<Action[]> {
     },
     { weight: w(0, 1), arbitrary: node.map<Action>((n) => ({ kind: 'isolate', node: n })) },
     { weight: 2, arbitrary: fc.constant<Action>({ kind: 'heal' }) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(node, fc.nat(6))
+        .map<Action>(([n, keep]) => ({ kind: 'compact', node: n, keep })),
+    },
   );
   return fc.array(action, { minLength: 300, maxLength: 800, size: 'max' });
 }
@@ -75,7 +81,7 @@ export const scenario = fc
 describe('Raft safety under random faults (property)', () => {
   for (const size of [3, 5]) {
     test(`${size} nodes: safety after every step, progress once healed`, (t) => {
-      const totals = { leaders: 0, commits: 0, reads: 0 };
+      const totals = { leaders: 0, commits: 0, reads: 0, compactions: 0, installed: 0 };
       // Appends seen, and appends that carried several entries, by the byte limit drawn.
       const appends = new Map<number, { all: number; batched: number }>();
       const electionTicksSeen = new Set<number>();
@@ -95,6 +101,8 @@ describe('Raft safety under random faults (property)', () => {
           totals.leaders += net.stats.leaders;
           totals.commits += net.stats.commits;
           totals.reads += net.stats.reads;
+          totals.compactions += net.stats.compactions;
+          totals.installed += net.stats.snapshotsInstalled;
           const seen = appends.get(maxAppendBytes) ?? { all: 0, batched: 0 };
           seen.all += net.stats.appends;
           seen.batched += net.stats.batchedAppends;
@@ -117,6 +125,10 @@ describe('Raft safety under random faults (property)', () => {
       assert.ok(totals.leaders > 1000, `${totals.leaders} leaders elected`);
       assert.ok(totals.commits > 5000, `${totals.commits} entries committed`);
       assert.ok(totals.reads > 1000, `${totals.reads} reads answered`);
+      // Logs were compacted, and followers behind them caught up by snapshot.
+      t.diagnostic(`${totals.compactions} compactions, ${totals.installed} snapshots installed`);
+      assert.ok(totals.compactions > 1000, `${totals.compactions} compactions`);
+      assert.ok(totals.installed > 50, `${totals.installed} snapshots installed`);
       // The drawn settings reach the cores: a 1-byte limit sends every entry alone (the
       // network checks each append against its limit), a 4 KiB one batches.
       const tiny = appends.get(1);

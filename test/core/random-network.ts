@@ -35,6 +35,8 @@ export type Action =
   | { kind: 'restart'; node: number; keepEntries: number }
   | { kind: 'crash-writing'; pick: number; keepEntries: number }
   | { kind: 'isolate'; node: number }
+  /** A snapshot of what the node applied, and its log dropped behind it, keeping `keep`. */
+  | { kind: 'compact'; node: number; keep: number }
   | { kind: 'heal' };
 
 export interface NetworkOptions {
@@ -79,7 +81,16 @@ export class RandomNetwork {
   readonly #reads = new Map<string, number>();
   #readCount = 0;
   #restarts = 0;
-  stats = { leaders: 0, commits: 0, reads: 0, appends: 0, batchedAppends: 0 };
+  stats = {
+    leaders: 0,
+    commits: 0,
+    reads: 0,
+    appends: 0,
+    batchedAppends: 0,
+    compactions: 0,
+    snapshotsSent: 0,
+    snapshotsInstalled: 0,
+  };
 
   constructor(options: NetworkOptions) {
     this.#options = options;
@@ -149,6 +160,7 @@ export class RandomNetwork {
         }
         this.queue.splice(i, 1);
         if (a.kind === 'deliver') this.#deliver(m);
+        else this.#lost(m);
         return;
       }
       case 'deliver-some':
@@ -200,25 +212,55 @@ export class RandomNetwork {
       case 'heal':
         this.#isolated.clear();
         return;
+      case 'compact':
+        this.#compact(this.#node(a.node), a.keep);
+        return;
     }
   }
 
+  #compact(n: SimNode, keep: number): void {
+    const applied = n.raw.status().appliedIndex;
+    const current = n.storage.snapshot()?.index ?? 0;
+    // Only what is durable here (the snapshot covers applied entries, which are).
+    if (applied <= current || applied > n.storage.lastIndex()) return;
+    const ids = Array.from({ length: this.#options.size }, (_, i) => `n${i}`);
+    const term = n.storage.term(applied) as number;
+    n.storage.createSnapshot({ index: applied, term, membership: { voters: ids, learners: [] } });
+    n.storage.compact(Math.max(n.storage.firstIndex() - 1, applied - keep));
+    this.stats.compactions++;
+  }
+
   #deliver(m: Message): void {
-    if (this.#isolated.has(m.from) || this.#isolated.has(m.to)) return;
     const target = this.nodes.find((n) => n.id === m.to);
-    if (target === undefined) return;
+    if (this.#isolated.has(m.from) || this.#isolated.has(m.to) || target === undefined) {
+      this.#lost(m);
+      return;
+    }
     const err = target.raw.step(m);
     // Cores only ever send each other well-formed, meaningful messages.
     if (err !== undefined)
       throw new SafetyViolation(`${m.to} refused ${JSON.stringify(m)}: ${err.message}`);
+    // What the node layer does once a snapshot's transfer ends.
+    if (m.type === 'install-snapshot') this.#reportSnapshot(m, true);
+  }
+
+  /** A message that will never arrive; a snapshot's sender is told, as a node's would be. */
+  #lost(m: Message): void {
+    if (m.type === 'install-snapshot') this.#reportSnapshot(m, false);
+  }
+
+  #reportSnapshot(m: Message, finished: boolean): void {
+    this.nodes.find((n) => n.id === m.from)?.raw.reportSnapshot(m.to, finished);
   }
 
   #send(messages: readonly Message[]): void {
     for (const m of messages) {
       if (m.type === 'append' && m.entries.length > 0) this.#checkAppendSize(m.entries);
+      if (m.type === 'install-snapshot') this.stats.snapshotsSent++;
       if (m.type === 'vote-response' && m.granted && !m.preVote)
         this.#checkVote(m.from, m.term, m.to);
       if (this.queue.length < MAX_QUEUE) this.queue.push(m);
+      else this.#lost(m);
     }
   }
 
@@ -252,6 +294,10 @@ export class RandomNetwork {
     return {
       send: (messages) => this.#send(messages),
       persist: (rd) => {
+        if (rd.snapshot !== null) {
+          n.storage.installSnapshot(rd.snapshot);
+          this.stats.snapshotsInstalled++;
+        }
         n.storage.append(rd.entries);
         if (rd.hardState !== null) n.storage.setHardState(rd.hardState);
       },
@@ -356,6 +402,8 @@ export class RandomNetwork {
     // Leader completeness: it holds every entry committed in an earlier term.
     for (const [index, commitTerm] of this.#committedIn) {
       if (commitTerm >= term) continue;
+      // Compacted behind a snapshot, which is only ever taken of applied (committed) entries.
+      if (index < log.firstIndex() - 1) continue;
       const applied = this.#applied.get(index);
       const expected = applied?.term ?? this.#termOfCommitted(index);
       if (expected !== undefined && log.term(index) !== expected) {
@@ -375,27 +423,34 @@ export class RandomNetwork {
     return undefined;
   }
 
-  /** If two logs hold an entry with the same index and term, they agree up to it. */
+  /**
+   * If two logs hold an entry with the same index and term, they agree up to it (over the
+   * indices both still hold: compaction drops a prefix).
+   */
   #checkLogMatching(): void {
     const logs = this.nodes.map((n) => {
       const view = n.raw.log();
+      const first = view.firstIndex();
       return {
         id: n.id,
-        entries: view.slice(view.firstIndex(), view.lastIndex() + 1, Number.MAX_SAFE_INTEGER),
+        first,
+        entries: view.slice(first, view.lastIndex() + 1, Number.MAX_SAFE_INTEGER),
       };
     });
     for (let a = 0; a < logs.length; a++) {
       for (let b = a + 1; b < logs.length; b++) {
-        const x = (logs[a] as (typeof logs)[0]).entries;
-        const y = (logs[b] as (typeof logs)[0]).entries;
-        let top = Math.min(x.length, y.length) - 1;
-        while (top >= 0 && (x[top] as Entry).term !== (y[top] as Entry).term) top--;
-        for (let i = 0; i <= top; i++) {
-          const ex = x[i] as Entry;
-          const ey = y[i] as Entry;
+        const x = logs[a] as (typeof logs)[0];
+        const y = logs[b] as (typeof logs)[0];
+        const low = Math.max(x.first, y.first);
+        const at = (log: typeof x, index: number) => log.entries[index - log.first] as Entry;
+        let top = Math.min(x.first + x.entries.length, y.first + y.entries.length) - 1;
+        while (top >= low && at(x, top).term !== at(y, top).term) top--;
+        for (let i = low; i <= top; i++) {
+          const ex = at(x, i);
+          const ey = at(y, i);
           if (ex.term !== ey.term || Buffer.compare(ex.data, ey.data) !== 0) {
             throw new SafetyViolation(
-              `log matching: ${logs[a]?.id} and ${logs[b]?.id} agree at ${top + 1} but differ at ${ex.index}`,
+              `log matching: ${x.id} and ${y.id} agree at ${top} but differ at ${i}`,
             );
           }
         }

@@ -46,6 +46,7 @@ class LyingStorage implements DurableStorage {
   term = (i: number) => this.#inner.term(i);
   entries = (lo: number, hi: number, max: number) => this.#inner.entries(lo, hi, max);
   durableIndex = () => this.#inner.durableIndex();
+  snapshot = () => this.#inner.snapshot();
   close = () => this.#inner.close();
 }
 

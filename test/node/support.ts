@@ -83,6 +83,7 @@ export class GatedStorage implements DurableStorage {
   term = (i: number) => this.#inner.term(i);
   entries = (lo: number, hi: number, max: number) => this.#inner.entries(lo, hi, max);
   durableIndex = () => this.#inner.durableIndex();
+  snapshot = () => this.#inner.snapshot();
   close = () => this.#inner.close();
 }
 

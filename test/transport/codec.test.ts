@@ -89,6 +89,13 @@ export const sampleFrames: Frame[] = [
   { type: 'timeout-now', from: 'a', to: 'c', term: 5 },
   { type: 'read-index', from: 'c', to: 'a', term: 5, context: 'r-17 ü' },
   { type: 'read-index-response', from: 'a', to: 'c', term: 5, context: 'r-17 ü', index: 12 },
+  {
+    type: 'install-snapshot',
+    from: 'a',
+    to: 'c',
+    term: 7,
+    snapshot: { index: 9000, term: 6, membership: { voters: ['a', 'b', 'c'], learners: ['d ü'] } },
+  },
   { type: 'hello', from: '127.0.0.1:8000', to: '127.0.0.1:8001' },
   { type: 'forward', from: 'c', to: 'a', id: 99, term: 6, commands: [bytes(9), bytes()] },
   {
