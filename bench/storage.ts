@@ -48,6 +48,8 @@ class CountingFileSystem extends NodeFileSystem implements FileSystem {
       },
       truncate: (size) => handle.truncate(size),
       readSync: (position, length) => handle.readSync(position, length),
+      read: (position, length) => handle.read(position, length),
+      size: () => handle.size(),
       close: () => handle.close(),
     };
   }

@@ -13,6 +13,7 @@
  * with every batch, is a small record in the log, written with the entries and never alone
  * forcing an fsync. On start the two are joined: commit is the highest either recorded.
  */
+import { assert } from '../core/assert.js';
 import {
   type Entry,
   emptyHardState,
@@ -35,10 +36,22 @@ import type { FileSystem } from './file-system.js';
 import { HARD_STATE_FILE, readHardState, writeHardState } from './hard-state-file.js';
 import { NodeFileSystem } from './node-file-system.js';
 import type { TornTail } from './recover.js';
+import {
+  type FoundSnapshot,
+  findSnapshot,
+  pruneSnapshots,
+  type SnapshotFile,
+  SnapshotWriter,
+} from './snapshot-file.js';
 import { WriteAheadLog } from './wal.js';
 
 /** What one Ready asks to persist. */
 export interface StorageUpdate {
+  /**
+   * A snapshot that replaces the log (a Ready's `snapshot`, whose file `writeSnapshot` already
+   * made durable): the log restarts after it, before `entries` are written.
+   */
+  readonly snapshot?: SnapshotFile;
   /** Entries to append; any stored entry at or after `entries[0].index` is replaced. */
   readonly entries: readonly Entry[];
   /** The new hard state, or null if unchanged. */
@@ -54,6 +67,12 @@ export interface DurableStorage extends LogStorage {
   /** The last log index known durable. */
   durableIndex(): number;
   close(): Promise<void>;
+  /** The newest snapshot's file, or null (see `FileStorage`). */
+  snapshotFile?(): SnapshotFile | null;
+  /** Writes a snapshot of `chunks` durably; it becomes the newest. */
+  writeSnapshot?(meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<SnapshotFile>;
+  /** Drops the log's segments at or below `upTo`, which the newest snapshot must cover. */
+  compact?(upTo: number): Promise<void>;
   /** The cluster identity recorded with the data, or null (see `Identity.cluster`). */
   clusterIdentity?(): string | null;
   /** Records the cluster identity with the data, durably. */
@@ -127,6 +146,11 @@ export class FileStorage implements DurableStorage {
   readonly tornTail: TornTail | null;
   /** What the identity file says: whose the directory is, and of which cluster. */
   #identity: Identity;
+  /** The newest snapshot: what `snapshot()` answers, what a follower is sent. */
+  #snapshot: SnapshotFile | null;
+  /** Compactions waiting for the flush under way: run between flushes, never during one. */
+  #compactions: { upTo: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  #snapshotWrite: Promise<unknown> = Promise.resolve();
   #identityWrite: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -136,8 +160,10 @@ export class FileStorage implements DurableStorage {
     hardState: HardState,
     release: (() => Promise<void>) | null,
     identity: Identity,
+    snapshot: SnapshotFile | null,
   ) {
     this.#identity = identity;
+    this.#snapshot = snapshot;
     this.#fs = fs;
     this.#dir = dir;
     this.#wal = wal;
@@ -187,11 +213,27 @@ export class FileStorage implements DurableStorage {
       }
     }
     let wal: WriteAheadLog | undefined;
+    const logger = options.logger ?? warningLogger;
     try {
-      wal = await WriteAheadLog.open(fs, dir, LOG_DIR, { maxSegmentBytes, cacheBytes, readOnly });
-      const hardState = await joinHardState(fs, dir, wal, readOnly);
+      const found = await findSnapshot(fs, dir, readOnly, logger);
+      const after = found.chosen?.meta;
+      wal = await WriteAheadLog.open(
+        fs,
+        dir,
+        LOG_DIR,
+        { maxSegmentBytes, cacheBytes, readOnly },
+        after,
+      );
+      checkBridge(wal, found);
+      if (after !== undefined && wal.term(after.index) !== after.term) {
+        // The log does not continue the snapshot (a follower crashed while installing one it
+        // received): it restarts after the snapshot, as the install would have left it.
+        wal.reset(after.index, after.term);
+        if (!readOnly) await wal.flush(true);
+      }
+      const hardState = await joinHardState(fs, dir, wal, readOnly, after?.index ?? 0);
       const identity = await readIdentity(fs, dir);
-      const storage = new FileStorage(fs, dir, wal, hardState, release, identity);
+      const storage = new FileStorage(fs, dir, wal, hardState, release, identity, found.chosen);
       storage.#onFlush = options.onFlush ?? null;
       if (storage.tornTail !== null) {
         const { file, offset, droppedBytes, reason } = storage.tornTail;
@@ -233,9 +275,62 @@ export class FileStorage implements DurableStorage {
     return this.#wal.durableIndex();
   }
 
-  /** No snapshot files yet: the log is whole (snapshot files come with the next step). */
   snapshot(): SnapshotMeta | null {
-    return null;
+    return this.#snapshot?.meta ?? null;
+  }
+
+  snapshotFile(): SnapshotFile | null {
+    return this.#snapshot;
+  }
+
+  /**
+   * Writes a snapshot of the state in `chunks` (streamed: never held whole) under
+   * `state_machine/`, durably and atomically; it becomes the newest. The one before it is kept
+   * (recovery falls back to it if the newest is damaged), older ones are removed. The log is
+   * not touched: `compact` drops it behind the snapshot, `save` installs a received one.
+   */
+  async writeSnapshot(
+    meta: SnapshotMeta,
+    chunks: AsyncIterable<Uint8Array>,
+  ): Promise<SnapshotFile> {
+    if (this.#failure !== null) throw this.#failure;
+    if (this.#closed || this.#release === null) {
+      throw new StorageFailedError('the storage is read-only or closed');
+    }
+    const write = (async () => {
+      const writer = await SnapshotWriter.create(this.#fs, this.#dir, meta);
+      try {
+        for await (const chunk of chunks) await writer.write(chunk);
+      } catch (err) {
+        await writer.abort();
+        throw err;
+      }
+      const file = await writer.commit();
+      if (this.#snapshot === null || file.meta.index > this.#snapshot.meta.index) {
+        this.#snapshot = file;
+      }
+      await pruneSnapshots(this.#fs, this.#dir, this.#snapshot.meta.index);
+      return file;
+    })();
+    this.#snapshotWrite = write.catch(() => {});
+    return write;
+  }
+
+  /**
+   * Drops the log's segments whose entries are all at or below `upTo` (the last segment stays),
+   * once the flush under way is done. The newest snapshot must cover `upTo`: entries leave the
+   * log only behind a durable snapshot.
+   */
+  compact(upTo: number): Promise<void> {
+    assert(
+      this.#snapshot !== null && upTo <= this.#snapshot.meta.index,
+      () => `compact to ${upTo}, not covered by a snapshot (at ${this.#snapshot?.meta.index})`,
+    );
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      this.#compactions.push({ upTo, resolve, reject });
+      this.#flushing ??= this.#drain();
+    });
   }
 
   clusterIdentity(): string | null {
@@ -264,6 +359,7 @@ export class FileStorage implements DurableStorage {
   save(update: StorageUpdate): Promise<void> {
     if (this.#failure !== null) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new StorageFailedError('the storage is closed'));
+    if (update.snapshot !== undefined) this.#install(update.snapshot);
     const hs = update.hardState;
     let termAndVote: HardState | null = null;
     let commit: number | undefined;
@@ -282,9 +378,23 @@ export class FileStorage implements DurableStorage {
     });
   }
 
+  /** A received snapshot replaces the log: it restarts after it (see `WriteAheadLog.reset`). */
+  #install(file: SnapshotFile): void {
+    const { index, term } = file.meta;
+    assert(
+      this.#snapshot !== null && this.#snapshot.meta.index >= index,
+      () => `install of a snapshot at ${index} that writeSnapshot did not write`,
+    );
+    this.#wal.reset(index, term);
+  }
+
   /** Flushes until the queue is empty; each round serves every save queued before it. */
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0 && this.#failure === null) {
+    while ((this.#queue.length > 0 || this.#compactions.length > 0) && this.#failure === null) {
+      if (this.#compactions.length > 0) {
+        await this.#compact();
+        continue;
+      }
       const batch = this.#queue;
       this.#queue = [];
       try {
@@ -300,7 +410,25 @@ export class FileStorage implements DurableStorage {
         this.#queue = [];
       }
     }
+    if (this.#failure !== null) {
+      for (const c of this.#compactions) c.reject(this.#failure);
+      this.#compactions = [];
+    }
     this.#flushing = null;
+  }
+
+  async #compact(): Promise<void> {
+    const batch = this.#compactions;
+    this.#compactions = [];
+    const upTo = Math.max(...batch.map((c) => c.upTo));
+    try {
+      await this.#wal.compact(upTo);
+      for (const c of batch) c.resolve();
+    } catch (err) {
+      const cause = err instanceof Error ? err.message : String(err);
+      this.#failure = new StorageFailedError(`compacting ${this.#dir} failed: ${cause}`, err);
+      for (const c of batch) c.reject(this.#failure);
+    }
   }
 
   /** An observer's throw must not read as a failed write, so it is kept out of the drain. */
@@ -341,6 +469,7 @@ export class FileStorage implements DurableStorage {
     this.#closed = true;
     await this.#flushing;
     await this.#identityWrite.catch(() => {});
+    await this.#snapshotWrite;
     // A cleanly stopped node leaves its commit index in the file too.
     const commit = Math.min(this.#hardState.commit, this.#wal.durableIndex());
     if (this.#release !== null && this.#failure === null && commit !== this.#fileCommit) {
@@ -362,16 +491,8 @@ async function joinHardState(
   dir: string,
   wal: WriteAheadLog,
   readOnly: boolean,
+  snapshotIndex: number,
 ): Promise<HardState> {
-  const first = wal.recovered.segments[0];
-  if (first !== undefined && wal.firstIndex() !== 1) {
-    // Until snapshots exist, nothing may be missing before the first segment.
-    throw new CorruptionError(
-      first.file,
-      24,
-      `expected the log to start at index 1 (no snapshot covers earlier entries), found ${wal.firstIndex()}: a segment is missing`,
-    );
-  }
   const file = await readHardState(fs, dir);
   if (file === undefined) {
     throw new CorruptionError(
@@ -380,7 +501,8 @@ async function joinHardState(
       'the file is missing (every data directory has one from its creation): it held the term and vote, and without them this node could vote twice in one term. Restore the file from a backup, or remove the directory and add the node back as a new member',
     );
   }
-  const last = wal.lastIndex();
+  // A snapshot holds only committed entries: what it covers is committed, and not missing.
+  const last = Math.max(wal.lastIndex(), snapshotIndex);
   if (file.commit > last) {
     const segment = wal.recovered.segments.at(-1)?.file;
     const where =
@@ -393,12 +515,34 @@ async function joinHardState(
       `expected a commit index within the log (last index ${last}), found ${file.commit}: committed entries ${last + 1} to ${file.commit} are missing (${where})`,
     );
   }
-  const commit = Math.max(file.commit, wal.recovered.commit);
-  const lastTerm = wal.term(last) ?? 0;
+  const commit = Math.max(file.commit, wal.recovered.commit, snapshotIndex);
+  const lastTerm = wal.term(wal.lastIndex()) ?? 0;
   if (lastTerm <= file.term) return { ...file, commit };
   const raised = { term: lastTerm, vote: null, commit: Math.min(commit, wal.durableIndex()) };
   // Made durable at once: the entries that raised it may later be overwritten, and a term
   // the node has acted in must never come back lower after another crash.
   if (!readOnly) await writeHardState(fs, dir, raised);
   return { ...raised, commit };
+}
+
+/**
+ * The log must continue the snapshot recovery chose, with no gap between: its first entry
+ * at most one past the snapshot (or index 1 without one).
+ */
+function checkBridge(wal: WriteAheadLog, found: FoundSnapshot): void {
+  const covered = found.chosen?.meta.index ?? 0;
+  const first = wal.recovered.segments[0];
+  if (first === undefined || wal.firstIndex() <= covered + 1) {
+    if (found.damaged !== null && found.chosen !== null) found.warn(found.chosen, found.damaged);
+    return;
+  }
+  // The newest snapshot was damaged, and the older one (if any) does not reach the log.
+  if (found.damaged !== null) throw found.damaged;
+  throw new CorruptionError(
+    first.file,
+    24,
+    covered === 0
+      ? `expected the log to start at index 1 (no snapshot covers earlier entries), found ${wal.firstIndex()}: a segment is missing`
+      : `expected the log to start at most at index ${covered + 1} (the snapshot covers up to ${covered}), found ${wal.firstIndex()}: a segment is missing`,
+  );
 }

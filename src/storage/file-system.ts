@@ -23,6 +23,10 @@ export interface FileHandle {
    * fell out of the log's memory cache), which the page cache usually holds.
    */
   readSync(position: number, length: number): Uint8Array;
+  /** Reads up to `length` bytes at `position` (fewer at the end of the file). */
+  read(position: number, length: number): Promise<Uint8Array>;
+  /** The file's size in bytes. */
+  size(): Promise<number>;
   close(): Promise<void>;
 }
 

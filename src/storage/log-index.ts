@@ -33,6 +33,15 @@ class Runs {
     return values[low] as number;
   }
 
+  /** Forgets the runs that end before `index`; the run holding `index` now starts there. */
+  dropBefore(index: number): void {
+    let keep = 0;
+    while (keep + 1 < this.starts.length && (this.starts[keep + 1] as number) <= index) keep++;
+    this.starts.splice(0, keep);
+    this.values.splice(0, keep);
+    if (this.starts.length > 0 && (this.starts[0] as number) < index) this.starts[0] = index;
+  }
+
   /** Forgets every run starting at or after `index`. */
   cutFrom(index: number): void {
     while (this.starts.length > 0 && (this.starts.at(-1) as number) >= index) {
@@ -50,9 +59,9 @@ export interface EntryLocation {
 
 export class LogIndex {
   /** Index of the first entry; the log is empty when `last < first`. */
-  readonly first: number;
+  first: number;
   /** Term of the entry at `first - 1` (0 for a log that starts at 1). */
-  readonly prevTerm: number;
+  prevTerm: number;
   #last: number;
   #offsets = new Uint32Array(1024);
   #lengths = new Uint32Array(1024);
@@ -108,6 +117,33 @@ export class LogIndex {
     this.#last = from - 1;
     this.#terms.cutFrom(from);
     this.#segments.cutFrom(from);
+  }
+
+  /**
+   * Forgets the entries before `first` (their segments were deleted behind a snapshot); the
+   * term of the entry just before it stays known.
+   */
+  dropBefore(first: number): void {
+    assert(first >= this.first && first <= this.#last + 1, () => `drop before ${first}`);
+    if (first === this.first) return;
+    const prevTerm = this.term(first - 1) as number;
+    const shift = first - this.first;
+    const used = this.#last - this.first + 1;
+    this.#offsets.copyWithin(0, shift, used);
+    this.#lengths.copyWithin(0, shift, used);
+    this.first = first;
+    this.prevTerm = prevTerm;
+    this.#terms.dropBefore(first);
+    this.#segments.dropBefore(first);
+  }
+
+  /** An empty log that continues after (`last`, `term`): a snapshot replaced the log. */
+  reset(last: number, term: number): void {
+    this.first = last + 1;
+    this.prevTerm = term;
+    this.#last = last;
+    this.#terms = new Runs();
+    this.#segments = new Runs();
   }
 
   /** Bytes held, for the memory figures of the storage benchmark. */

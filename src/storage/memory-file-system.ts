@@ -247,6 +247,14 @@ export class MemoryFileSystem implements FileSystem {
         alive();
         return file.contents().slice(position, position + length);
       },
+      read: async (position, length) => {
+        alive();
+        return file.contents().slice(position, position + length);
+      },
+      size: async () => {
+        alive();
+        return file.size;
+      },
       close: async () => {},
     };
   }

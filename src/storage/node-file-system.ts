@@ -53,6 +53,21 @@ class NodeFileHandle implements FileHandle {
     return done === length ? out : out.subarray(0, done);
   }
 
+  async read(position: number, length: number): Promise<Uint8Array> {
+    const out = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.#handle.read(out, done, length - done, position + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done === length ? out : out.subarray(0, done);
+  }
+
+  async size(): Promise<number> {
+    return (await this.#handle.stat()).size;
+  }
+
   close(): Promise<void> {
     return this.#handle.close();
   }

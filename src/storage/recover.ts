@@ -16,6 +16,8 @@ import { decodeSegmentHeader, parseSegmentName, SEGMENT_HEADER_BYTES } from './s
 
 export interface RecoveredSegment {
   readonly sequence: number;
+  /** The index its first entry has (or would have): from its header. */
+  readonly firstIndex: number;
   /** Path relative to the data directory, as errors and `inspect` show it. */
   readonly file: string;
   /** Bytes of valid data (header and records); the file is cut to this if it was torn. */
@@ -36,14 +38,27 @@ export interface Recovered {
   readonly commit: number;
   readonly segments: readonly RecoveredSegment[];
   readonly tornTail: TornTail | null;
-  /** Leftover files (half-created segments) the caller may remove. */
+  /**
+   * Leftover files the caller may remove: half-created segments, and segments a later one
+   * replaced when a snapshot took the log's place.
+   */
   readonly leftovers: readonly string[];
 }
 
-/** Reads and checks every segment under `dir/log`. */
-export async function recoverLog(fs: FileSystem, dir: string, logDir: string): Promise<Recovered> {
+/**
+ * Reads and checks every segment under `dir/log`. With `after` (the snapshot the log
+ * follows), a segment that restarts the log just after it, continuing its term, starts it: the
+ * segments before it held what the snapshot replaced (a follower that installed a snapshot
+ * writes such a segment, then removes the older ones; a crash may come in between).
+ */
+export async function recoverLog(
+  fs: FileSystem,
+  dir: string,
+  logDir: string,
+  after?: { readonly index: number; readonly term: number },
+): Promise<Recovered> {
   const names = (await fs.list(joinPath(dir, logDir))) ?? [];
-  const sequences: number[] = [];
+  let sequences: number[] = [];
   const leftovers: string[] = [];
   for (const name of names) {
     const sequence = parseSegmentName(name);
@@ -51,6 +66,13 @@ export async function recoverLog(fs: FileSystem, dir: string, logDir: string): P
     else if (name.endsWith('.tmp')) leftovers.push(joinPath(logDir, name));
   }
   sequences.sort((a, b) => a - b);
+  if (after !== undefined) {
+    const start = await lastStartAfter(fs, dir, logDir, names, sequences, after);
+    for (const sequence of sequences.slice(0, start)) {
+      leftovers.push(joinPath(logDir, segmentFileName(names, sequence)));
+    }
+    sequences = sequences.slice(start);
+  }
   const state = new Replay();
   const segments: RecoveredSegment[] = [];
   let tornTail: TornTail | null = null;
@@ -72,10 +94,36 @@ export async function recoverLog(fs: FileSystem, dir: string, logDir: string): P
     next = i + 1 < files.length ? read(i + 1) : undefined;
     const last = i === sequences.length - 1;
     const result = replaySegment(state, file, sequence, bytes, last);
-    segments.push({ sequence, file, validBytes: result.validBytes });
+    segments.push({ sequence, file, validBytes: result.validBytes, firstIndex: result.firstIndex });
     tornTail = result.tornTail;
   }
   return { index: state.index(), commit: state.commit, segments, tornTail, leftovers };
+}
+
+/** The position in `sequences` of the last segment whose header starts the log after `after`. */
+async function lastStartAfter(
+  fs: FileSystem,
+  dir: string,
+  logDir: string,
+  names: readonly string[],
+  sequences: readonly number[],
+  after: { readonly index: number; readonly term: number },
+): Promise<number> {
+  for (let i = sequences.length - 1; i > 0; i--) {
+    const file = joinPath(logDir, segmentFileName(names, sequences[i] as number));
+    const handle = await fs.open(joinPath(dir, file), 'read');
+    let head: Uint8Array;
+    try {
+      head = await handle.read(0, SEGMENT_HEADER_BYTES);
+    } finally {
+      await handle.close();
+    }
+    const header = decodeSegmentHeader(head);
+    if (typeof header === 'string') continue; // judged, and named, by the replay
+    const starts = header.firstIndex === after.index + 1 && header.prevTerm === after.term;
+    if (header.restart === true && starts) return i;
+  }
+  return 0;
 }
 
 function segmentFileName(names: readonly string[], sequence: number): string {
@@ -147,7 +195,7 @@ function replaySegment(
   sequence: number,
   bytes: Uint8Array,
   last: boolean,
-): { validBytes: number; tornTail: TornTail | null } {
+): { validBytes: number; tornTail: TornTail | null; firstIndex: number } {
   const header = decodeSegmentHeader(bytes);
   if (typeof header === 'string') throw new CorruptionError(file, 0, `expected ${header}`);
   if (header.sequence !== sequence) {
@@ -164,6 +212,7 @@ function replaySegment(
         return {
           validBytes: offset,
           tornTail: { file, offset, droppedBytes, reason: decoded.reason },
+          firstIndex: header.firstIndex,
         };
       }
       const where = last ? ', and valid records follow it' : ' of a segment that is not the last';
@@ -173,7 +222,7 @@ function replaySegment(
     if (misfit !== undefined) throw new CorruptionError(file, offset, `expected ${misfit}`);
     offset = decoded.end;
   }
-  return { validBytes: offset, tornTail: null };
+  return { validBytes: offset, tornTail: null, firstIndex: header.firstIndex };
 }
 
 /**

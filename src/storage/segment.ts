@@ -4,10 +4,12 @@
  * without gaps. Each starts with a 44-byte header, written and synced before the segment is
  * renamed into place, so a segment either exists with a valid header or not at all:
  *
- *     "RAFTKWAL" | u32 version | u32 zero | u64 sequence | u64 firstIndex | u64 prevTerm | u32 crc32
+ *     "RAFTKWAL" | u32 version | u32 flags | u64 sequence | u64 firstIndex | u64 prevTerm | u32 crc32
  *
  * `firstIndex` is the index the segment's first entry record was to have when it was created,
- * and `prevTerm` the term of the entry before it: the segment is self-describing.
+ * and `prevTerm` the term of the entry before it: the segment is self-describing. Flag bit 0
+ * marks a segment that restarts the log after a snapshot that replaced it (the segments
+ * before it belong to the replaced log).
  */
 import { crc32 } from 'node:zlib';
 import { readU64, writeU64 } from './record.js';
@@ -21,7 +23,11 @@ export interface SegmentHeader {
   readonly sequence: number;
   readonly firstIndex: number;
   readonly prevTerm: number;
+  /** The segment restarts the log after a snapshot (flag bit 0). */
+  readonly restart?: boolean;
 }
+
+const RESTART_FLAG = 1;
 
 export function segmentName(sequence: number): string {
   return `${String(sequence).padStart(8, '0')}.log`;
@@ -38,6 +44,7 @@ export function encodeSegmentHeader(header: SegmentHeader): Uint8Array {
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
   view.setUint32(8, SEGMENT_VERSION, true);
+  view.setUint32(12, header.restart === true ? RESTART_FLAG : 0, true);
   writeU64(view, 16, header.sequence);
   writeU64(view, 24, header.firstIndex);
   writeU64(view, 32, header.prevTerm);
@@ -61,10 +68,13 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeader | string {
   if (version !== SEGMENT_VERSION) {
     return `segment format version ${SEGMENT_VERSION}, found ${version} (written by another raftkit?)`;
   }
+  const flags = view.getUint32(12, true);
+  if ((flags & ~RESTART_FLAG) !== 0) return `known flags, found 0x${flags.toString(16)}`;
   const header = {
     sequence: readU64(view, 16),
     firstIndex: readU64(view, 24),
     prevTerm: readU64(view, 32),
+    restart: (flags & RESTART_FLAG) !== 0,
   };
   if (!(header.sequence >= 1 && header.firstIndex >= 1 && header.prevTerm >= 0)) {
     return 'sequence and first index of at least 1';

@@ -40,6 +40,8 @@ export interface WalOptions {
 
 interface Segment {
   readonly sequence: number;
+  /** The index its first entry has (or would have). */
+  readonly firstIndex: number;
   readonly file: string;
   /** Null until `flush()` has created the file. */
   handle: FileHandle | null;
@@ -85,6 +87,18 @@ export class WriteAheadLog {
   #commit: number;
   /** What recovery found; `inspect` and the storage's start-up log report it. */
   readonly recovered: Recovered;
+  /** The highest segment number used so far: the next segment gets the one after it. */
+  #lastSequence = 0;
+  /**
+   * Segments of a log a snapshot replaced (`reset`): removed once the segment that starts the
+   * new log is durable, at the next flush.
+   */
+  #replaced: Segment[] = [];
+  #resetPending = false;
+  /** The next segment created restarts the log (the first after a reset). */
+  #restartNext = false;
+  /** Raised by every reset: a flush that began before one must not account its writes. */
+  #generation = 0;
 
   private constructor(
     fs: FileSystem,
@@ -111,8 +125,9 @@ export class WriteAheadLog {
     dir: string,
     logDir: string,
     options: WalOptions,
+    after?: { readonly index: number; readonly term: number },
   ): Promise<WriteAheadLog> {
-    const recovered = await recoverLog(fs, dir, logDir);
+    const recovered = await recoverLog(fs, dir, logDir, after);
     const wal = new WriteAheadLog(fs, dir, logDir, options, recovered);
     try {
       await wal.#openSegments();
@@ -131,6 +146,7 @@ export class WriteAheadLog {
       const segment = { ...s, handle, header: null, size: s.validBytes };
       this.#segments.set(s.sequence, segment);
       this.#current = segment;
+      this.#lastSequence = s.sequence;
     }
     if (this.#options.readOnly) return;
     if (tornTail !== null && this.#current?.handle != null) {
@@ -269,18 +285,97 @@ export class WriteAheadLog {
     ) {
       return current;
     }
-    const sequence = (current?.sequence ?? 0) + 1;
+    const sequence = ++this.#lastSequence;
     const last = this.#index.last;
     const header = encodeSegmentHeader({
       sequence,
       firstIndex: last + 1,
       prevTerm: this.#index.term(last) as number,
+      // The first segment after a reset says so: recovery then ignores the ones before it.
+      restart: this.#restartNext,
     });
+    this.#restartNext = false;
     const file = joinPath(this.#logDir, segmentName(sequence));
-    const segment: Segment = { sequence, file, handle: null, header, size: SEGMENT_HEADER_BYTES };
+    const segment: Segment = {
+      sequence,
+      firstIndex: last + 1,
+      file,
+      handle: null,
+      header,
+      size: SEGMENT_HEADER_BYTES,
+    };
     this.#segments.set(sequence, segment);
     this.#current = segment;
     return segment;
+  }
+
+  /**
+   * A snapshot replaced the log: from now on the log is empty after (`last`, `term`). What was
+   * staged and not yet written belonged to the old log and is dropped. The next flush creates
+   * the segment that starts the new log, then removes the old segments (recovery takes a
+   * segment that starts just after the snapshot as the log's start, so a crash in between
+   * leaves the new log, never a mix). Opened read-only, only the view changes.
+   */
+  reset(last: number, term: number): void {
+    this.#generation++;
+    this.#staged = [];
+    this.#truncatedSinceFlush = Number.POSITIVE_INFINITY;
+    this.#index.reset(last, term);
+    this.#cache = [];
+    this.#cacheHead = 0;
+    this.#cacheBytes = 0;
+    this.#cacheFirst = last + 1;
+    this.#writtenIndex = last;
+    this.#durableIndex = last;
+    this.#commit = last;
+    for (const segment of this.#segments.values()) this.#replaced.push(segment);
+    this.#segments.clear();
+    this.#current = undefined;
+    this.#dirty = undefined;
+    this.#resetPending = true;
+    this.#restartNext = true;
+  }
+
+  /**
+   * Removes the segments all of whose entries are at or below `upTo`, which a durable snapshot
+   * covers; the last segment always stays. The log's first index moves to the first entry of
+   * the oldest segment left. Callers must not run it during a flush.
+   */
+  async compact(upTo: number): Promise<void> {
+    assert(!this.#options.readOnly, 'compaction of a log opened read-only');
+    const sequences = [...this.#segments.keys()].sort((a, b) => a - b);
+    const removed: Segment[] = [];
+    for (let i = 0; i + 1 < sequences.length; i++) {
+      const next = this.#segments.get(sequences[i + 1] as number) as Segment;
+      if (next.firstIndex - 1 > upTo || next.handle === null) break;
+      removed.push(this.#segments.get(sequences[i] as number) as Segment);
+    }
+    if (removed.length === 0) return;
+    const first = (this.#segments.get(sequences[removed.length] as number) as Segment).firstIndex;
+    this.#index.dropBefore(Math.max(first, this.#index.first));
+    if (this.#cacheFirst < this.#index.first) {
+      const drop = Math.min(
+        this.#index.first - this.#cacheFirst,
+        this.#cache.length - this.#cacheHead,
+      );
+      for (let i = 0; i < drop; i++) {
+        this.#cacheBytes -= (this.#cache[this.#cacheHead + i] as Entry).data.byteLength;
+      }
+      this.#cacheHead += drop;
+      this.#cacheFirst = this.#index.first;
+    }
+    await this.#remove(removed);
+  }
+
+  /** Closes and deletes `segments`, then makes their removal durable. */
+  async #remove(segments: readonly Segment[]): Promise<void> {
+    for (const segment of segments) {
+      this.#segments.delete(segment.sequence);
+      if (this.#dirty === segment) this.#dirty = undefined;
+      await segment.handle?.close();
+      if (segment.handle !== null) await this.#fs.remove(joinPath(this.#dir, segment.file));
+    }
+    await this.#fs.syncDirectory(joinPath(this.#dir, this.#logDir));
   }
 
   /**
@@ -289,6 +384,8 @@ export class WriteAheadLog {
    * Callers must not run two flushes at once. A failure leaves the log unusable.
    */
   async flush(sync: boolean): Promise<void> {
+    if (this.#resetPending) await this.#finishReset();
+    const generation = this.#generation;
     const staged = this.#staged;
     this.#staged = [];
     this.#truncatedSinceFlush = Number.POSITIVE_INFINITY;
@@ -303,6 +400,8 @@ export class WriteAheadLog {
       this.#dirty = segment;
       i = j;
     }
+    // A reset while this flush wrote: what it wrote belongs to the replaced log.
+    if (generation !== this.#generation) return;
     const last = staged.at(-1)?.lastIndex;
     const cap = this.#truncatedSinceFlush - 1;
     if (last !== undefined) this.#writtenIndex = Math.min(Math.max(this.#writtenIndex, last), cap);
@@ -311,6 +410,16 @@ export class WriteAheadLog {
       this.#durableIndex = Math.min(this.#writtenIndex, this.#truncatedSinceFlush - 1);
     }
     this.#evictCache();
+  }
+
+  /** The segment that starts the new log, durable; then the old log's segments go. */
+  async #finishReset(): Promise<void> {
+    this.#resetPending = false;
+    const start = this.#segmentForWrite(0);
+    if (start.handle === null) await this.#createSegment(start);
+    const replaced = this.#replaced;
+    this.#replaced = [];
+    await this.#remove(replaced);
   }
 
   async #syncDirty(): Promise<void> {
@@ -422,8 +531,11 @@ export class WriteAheadLog {
   }
 
   async close(): Promise<void> {
-    for (const segment of this.#segments.values()) await segment.handle?.close();
+    for (const segment of [...this.#segments.values(), ...this.#replaced]) {
+      await segment.handle?.close();
+    }
     this.#segments.clear();
+    this.#replaced = [];
   }
 }
 

@@ -92,7 +92,19 @@ describe('write-ahead log records', () => {
       );
     }
     const header = encodeSegmentHeader({ sequence: 3, firstIndex: 10, prevTerm: 2 });
-    assert.deepEqual(decodeSegmentHeader(header), { sequence: 3, firstIndex: 10, prevTerm: 2 });
+    assert.deepEqual(decodeSegmentHeader(header), {
+      sequence: 3,
+      firstIndex: 10,
+      prevTerm: 2,
+      restart: false,
+    });
+    const restart = encodeSegmentHeader({
+      sequence: 4,
+      firstIndex: 91,
+      prevTerm: 5,
+      restart: true,
+    });
+    assert.equal((decodeSegmentHeader(restart) as { restart: boolean }).restart, true);
     assert.match(String(decodeSegmentHeader(header.subarray(0, 20))), /found only 20 bytes/);
   });
 });
