@@ -52,6 +52,28 @@ export interface SessionSnapshot {
   }[];
 }
 
+/** Why `v` is not a session table's snapshot, or undefined when it is one. */
+export function checkSessionSnapshot(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null) return 'not an object';
+  const s = v as Record<string, unknown>;
+  const isCount = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (!isCount(s.clock) || !Array.isArray(s.sessions)) return 'clock and sessions expected';
+  for (const session of s.sessions as unknown[]) {
+    const e = session as Record<string, unknown> | null;
+    if (typeof e !== 'object' || e === null) return 'a session is not an object';
+    if (!isCount(e.client) || !isCount(e.acked) || !isCount(e.lastUsed)) {
+      return 'a session without client, acked or lastUsed';
+    }
+    if (!Array.isArray(e.results)) return `session ${String(e.client)}: results expected`;
+    for (const r of e.results as unknown[]) {
+      if (!Array.isArray(r) || r.length !== 2 || !isCount(r[0]) || typeof r[1] !== 'object') {
+        return `session ${String(e.client)}: a result is not [seq, result]`;
+      }
+    }
+  }
+  return undefined;
+}
+
 export class SessionTable {
   readonly #ttlMs: number;
   readonly #maxSessions: number;

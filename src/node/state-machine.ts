@@ -16,4 +16,17 @@ export interface StateMachine {
    * clock of your own, or nodes would disagree.
    */
   apply(command: Uint8Array, index: number, time: number): unknown;
+  /**
+   * Freezes the state as it is now (after the last command applied) and returns its bytes as
+   * chunks, produced one at a time while commands go on applying. Must be cheap to call: the
+   * node calls it between two commands and then writes the chunks as they come. The node
+   * consumes the iterable to its end or closes it early (`return()`), once, and takes one
+   * snapshot at a time. Without it (and `restoreSnapshot`) the node never snapshots.
+   */
+  takeSnapshot?(): AsyncIterable<Uint8Array>;
+  /**
+   * Replaces the state with the one in `chunks` (bytes `takeSnapshot` produced, on this node
+   * or another). On a damaged or foreign snapshot it throws and leaves the state unchanged.
+   */
+  restoreSnapshot?(chunks: AsyncIterable<Uint8Array>): Promise<void>;
 }
