@@ -167,6 +167,11 @@ export class LogClock {
     return this.#time;
   }
 
+  /** The log's time at a snapshot's index: restored with the snapshot. */
+  restore(time: number): void {
+    this.#time = time;
+  }
+
   /** The log's time once `command` is applied. */
   observe(command: Command): number {
     if (command.time !== null && command.time > this.#time) this.#time = command.time;

@@ -13,6 +13,8 @@ import type { DurableStorage } from '../storage/index.js';
 import { MAX_ID_BYTES, MESSAGE_OVERHEAD_BYTES, type Transport } from '../transport/index.js';
 import type { Clock } from './clock.js';
 import { COMMAND_ENVELOPE_BYTES } from './command.js';
+import type { TransferOptions } from './snapshot-transfer.js';
+import type { SnapshotPolicy } from './snapshots.js';
 import type { StateMachine } from './state-machine.js';
 
 /** pino-compatible. */
@@ -48,7 +50,7 @@ export interface Timing {
 /** raftos's timing: 0.3 s heartbeats, a new election after five missed ones. */
 export const raftosTiming: Required<Timing> = { heartbeatMs: 300, electionMs: 1500 };
 
-export interface RaftNodeOptions<S extends StateMachine> extends Timing {
+export interface RaftNodeOptions<S extends StateMachine> extends Timing, SnapshotPolicy {
   /** This node's id: by convention its `host:port`. */
   readonly id: NodeId;
   /** Every voting member's id, this node's included. */
@@ -74,6 +76,8 @@ export interface RaftNodeOptions<S extends StateMachine> extends Timing {
   readonly onLeader?: (term: number) => void;
   /** Called when this node becomes a follower (raftos's `on_follower`). */
   readonly onFollower?: (leader: NodeId | null, term: number) => void;
+  /** How snapshots stream to followers: piece size, window, resend and give-up times. */
+  readonly snapshotTransfer?: TransferOptions;
 }
 
 export interface ResolvedTiming {
@@ -124,11 +128,20 @@ export function checkNodeOptions<S extends StateMachine>(o: RaftNodeOptions<S>):
   if (typeof o.stateMachine?.apply !== 'function') {
     throw new InvalidConfigError('stateMachine must have an apply(command, index) method');
   }
-  for (const key of ['proposalTimeoutMs', 'readTimeoutMs'] as const) {
+  for (const key of [
+    'proposalTimeoutMs',
+    'readTimeoutMs',
+    'snapshotEntries',
+    'snapshotBytes',
+  ] as const) {
     const v = o[key];
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) {
       throw new InvalidConfigError(`${key} must be a positive integer, got ${v}`);
     }
+  }
+  const keep = o.snapshotKeepEntries;
+  if (keep !== undefined && (!Number.isSafeInteger(keep) || keep < 0)) {
+    throw new InvalidConfigError(`snapshotKeepEntries must be an integer >= 0, got ${keep}`);
   }
   if (maxCommandBytes(o.transport) < 1) {
     throw new InvalidConfigError(

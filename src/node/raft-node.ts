@@ -47,6 +47,8 @@ import {
 } from './options.js';
 import { type Outcome, Proposals } from './proposals.js';
 import { Reads } from './reads.js';
+import { SnapshotTransfers } from './snapshot-transfer.js';
+import { restoreFrom, Snapshots } from './snapshots.js';
 import type { StateMachine } from './state-machine.js';
 import { systemClock, systemRandom } from './system-clock.js';
 import { Waiters } from './waiter.js';
@@ -78,8 +80,15 @@ export interface NodeStatus {
   readonly leader: NodeId | null;
   readonly commitIndex: number;
   readonly appliedIndex: number;
+  /** The first entry still in the log (those before it are compacted behind a snapshot). */
+  readonly firstIndex: number;
   readonly lastIndex: number;
+  /** The newest snapshot's index; 0 before the first. */
+  readonly snapshotIndex: number;
+  /** The voters' ids. */
   readonly members: readonly NodeId[];
+  /** The learners' ids (non-voting members). */
+  readonly learners: readonly NodeId[];
   /** The identity the cluster drew when it first formed; null until this node learns it. */
   readonly cluster: string | null;
 }
@@ -101,6 +110,8 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   readonly #proposals: Proposals;
   readonly #reads: Reads;
   readonly #identity: ClusterIdentity;
+  readonly #snapshots: Snapshots;
+  readonly #transfers: SnapshotTransfers;
   #state: 'new' | 'running' | 'stopped' = 'new';
   #stopping: Promise<void> | null = null;
   #failure: Error | null = null;
@@ -135,8 +146,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     /** Random per start: tells this life's forwarded requests and reads from a previous life's. */
     const incarnation = random.int(2 ** 32);
     const budget = options.transport.maxMessageBytes - MESSAGE_OVERHEAD_BYTES;
+    // With a snapshot, the state machine is restored from it at start: applied from there.
+    const snapshot = options.storage.snapshot();
     this.#raw = new RawNode({
       ...options.raft,
+      ...(snapshot === null ? {} : { applied: snapshot.index }),
       id: options.id,
       storage: options.storage,
       membership: { voters: [...options.members] },
@@ -148,6 +162,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     });
     const status = this.#raw.status();
     this.#applied = status.appliedIndex;
+    this.#appliedTerm = snapshot?.term ?? 0;
     this.#waiters = new Waiters(() => this.#clock.now());
     this.#leadership = new Leadership(this.#waiters, () => this.#clock.now(), status.term);
     const parts = {
@@ -177,6 +192,26 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       schedule: () => this.#schedule(),
       fail: (e) => void this.#stop(e),
     });
+    this.#snapshots = new Snapshots({
+      storage: this.#storage,
+      stateMachine: this.stateMachine,
+      logger: this.#logger,
+      policy: options,
+      header: () => ({ logTime: this.#logClock.time, cluster: this.#identity.value }),
+      membership: () => this.#raw.status().membership,
+      fail: (e) => void this.#stop(e),
+    });
+    this.#transfers = new SnapshotTransfers({
+      id: this.id,
+      raw: this.#raw,
+      storage: this.#storage,
+      transport: this.#transport,
+      logger: this.#logger,
+      now: () => this.#clock.now(),
+      options: options.snapshotTransfer ?? {},
+      deliver: (m) => this.#onMessage(m),
+      schedule: () => this.#schedule(),
+    });
   }
 
   /** Creates a node and starts it. */
@@ -191,6 +226,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     if (this.#state !== 'new') throw new NodeStoppedError(this.#failure);
     this.#state = 'running';
     try {
+      await this.#restoreSnapshot();
       await this.#transport.start((m) => this.#onMessage(m));
     } catch (e) {
       await this.#stop(e instanceof Error ? e : new Error(String(e)));
@@ -199,6 +235,19 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     this.#armTick();
     this.#schedule();
     this.#logger.info({ id: this.id, members: this.members }, 'node started');
+  }
+
+  /** After a restart: the state machine from the newest snapshot, the log after it replayed. */
+  async #restoreSnapshot(): Promise<void> {
+    const file = this.#storage.snapshotFile?.() ?? null;
+    if (file === null) return;
+    const header = await restoreFrom(this.#storage, this.stateMachine, file);
+    this.#logClock.restore(header.logTime);
+    if (header.cluster !== null) this.#identity.learn(header.cluster, file.meta.index);
+    this.#logger.info(
+      { index: file.meta.index },
+      `state restored from the snapshot at ${file.meta.index}`,
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -263,8 +312,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       leader: s.leader,
       commitIndex: s.commitIndex,
       appliedIndex: s.appliedIndex,
+      firstIndex: s.firstIndex,
       lastIndex: s.lastIndex,
+      snapshotIndex: s.snapshotIndex,
       members: this.members,
+      learners: [...s.membership.learners],
       cluster: this.#identity.value,
     };
   }
@@ -361,7 +413,9 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     this.#tickTimer?.cancel();
     this.#stopping = (async () => {
       this.#waiters.rejectAll(new NodeStoppedError(reason));
+      this.#transfers.close();
       await this.#loop;
+      await this.#snapshots.taking;
       await this.#transport.close().catch((e: unknown) => {
         this.#logger.warn({ err: e }, 'closing the transport failed');
       });
@@ -383,6 +437,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       this.#guard(() => {
         this.#raw.tick();
         this.#waiters.expire();
+        this.#transfers.tick();
         this.#schedule();
         this.#armTick();
       }),
@@ -425,7 +480,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   readonly #readyHandler = {
     observe: (soft: SoftState) => this.#onSoftState(soft),
     send: (messages: readonly WireMessage[]) => {
-      for (const m of messages) this.#transport.send(m);
+      for (const m of messages) {
+        // A snapshot streams in pieces beside the core, not as one message.
+        if (m.type === 'install-snapshot') this.#transfers.send(m);
+        else this.#transport.send(m);
+      }
     },
     persist: (rd: Ready) => this.#persist(rd),
     proceed: () => this.#state === 'running',
@@ -442,11 +501,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   }
 
   #persist(rd: Ready): Promise<void> | undefined {
-    // A leader sends a snapshot only once its storage has one, which the node does not make
-    // yet: a snapshot arriving here is a broken invariant.
-    if (rd.snapshot !== null) {
-      throw new AssertionError(`a snapshot at ${rd.snapshot.index} to install; none can be`);
-    }
+    if (rd.snapshot !== null) return this.#install(rd);
     if (rd.entries.length === 0 && rd.hardState !== null && !rd.mustSync) {
       // Only the commit index moved. Recording it saves replay work after a restart but
       // guards nothing (a restarted node learns the commit from its leader), so it is
@@ -462,10 +517,42 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     return this.#storage.save({ entries: rd.entries, hardState: rd.hardState, sync: rd.mustSync });
   }
 
+  /**
+   * A snapshot from the leader replaced the log: its file (which the transfer wrote) becomes
+   * the log's start, then the state machine is restored from it, before the Ready's answer
+   * leaves and before any entry after it applies.
+   */
+  async #install(rd: Ready): Promise<void> {
+    const meta = rd.snapshot as NonNullable<Ready['snapshot']>;
+    const file = this.#storage.snapshotFile?.() ?? null;
+    if (file === null || file.meta.index !== meta.index || file.meta.term !== meta.term) {
+      throw new AssertionError(
+        `a snapshot at ${meta.index} to install, and its file is not the newest`,
+      );
+    }
+    await this.#storage.save({
+      snapshot: file,
+      entries: rd.entries,
+      hardState: rd.hardState,
+      sync: true,
+    });
+    const header = await restoreFrom(this.#storage, this.stateMachine, file);
+    this.#logClock.restore(header.logTime);
+    if (header.cluster !== null) this.#identity.learn(header.cluster, meta.index);
+    this.#proposals.supersede(meta.term);
+    this.#applied = meta.index;
+    this.#appliedTerm = meta.term;
+    this.#snapshots.installed(meta.index);
+    this.#reads.release(this.#applied);
+    this.#logger.info({ index: meta.index }, `installed the leader's snapshot at ${meta.index}`);
+  }
+
   #onMessage(m: WireMessage): void {
     this.#guard(() => {
       if (m.type === 'forward') this.#proposals.onForward(m);
       else if (m.type === 'forward-refusal') this.#proposals.onRefusal(m);
+      else if (m.type === 'snapshot-chunk') this.#transfers.onChunk(m);
+      else if (m.type === 'snapshot-ack') this.#transfers.onAck(m);
       else {
         const error = this.#raw.step(m);
         if (error !== undefined) this.#noteRejected(m.from, error.message);
@@ -479,6 +566,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     if (roleChanged) {
       this.#leaderClock =
         soft.role === 'leader' ? new LeaderClock(this.#logClock.time, this.#clock.now()) : null;
+      if (soft.role !== 'leader') this.#transfers.stopSending();
       this.#emit('role', soft.role, soft.term);
       if (soft.role === 'leader') this.#callback(() => this.#options.onLeader?.(soft.term));
       if (soft.role === 'follower') {
@@ -502,9 +590,12 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       }
       this.#applyCommand(e);
     }
-    if (entries.length > 0) {
+    const last = entries.at(-1);
+    if (last !== undefined) {
       this.#reads.release(this.#applied);
       this.#identity.proposeIfFirst(this.isLeader, this.#leadership.term, this.#appliedTerm);
+      // The state freezes here, between two entries, if a snapshot is due.
+      this.#snapshots.applied(entries, last);
     }
   }
 

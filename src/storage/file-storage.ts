@@ -41,6 +41,7 @@ import {
   findSnapshot,
   pruneSnapshots,
   type SnapshotFile,
+  SnapshotReader,
   SnapshotWriter,
 } from './snapshot-file.js';
 import { WriteAheadLog } from './wal.js';
@@ -71,8 +72,10 @@ export interface DurableStorage extends LogStorage {
   snapshotFile?(): SnapshotFile | null;
   /** Writes a snapshot of `chunks` durably; it becomes the newest. */
   writeSnapshot?(meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<SnapshotFile>;
-  /** Drops the log's segments at or below `upTo`, which the newest snapshot must cover. */
+  /** Drops the log's entries at or below `upTo`, which the newest snapshot must cover. */
   compact?(upTo: number): Promise<void>;
+  /** The state in a snapshot file, chunk by chunk, each checked as it is read. */
+  readSnapshot?(file: SnapshotFile): AsyncIterable<Uint8Array>;
   /** The cluster identity recorded with the data, or null (see `Identity.cluster`). */
   clusterIdentity?(): string | null;
   /** Records the cluster identity with the data, durably. */
@@ -281,6 +284,10 @@ export class FileStorage implements DurableStorage {
 
   snapshotFile(): SnapshotFile | null {
     return this.#snapshot;
+  }
+
+  readSnapshot(file: SnapshotFile): AsyncIterable<Uint8Array> {
+    return new SnapshotReader(this.#fs, this.#dir, file.file).chunks();
   }
 
   /**

@@ -37,3 +37,9 @@ export {
 } from './memory-file-system.js';
 export { NodeFileSystem } from './node-file-system.js';
 export type { TornTail } from './recover.js';
+export {
+  type SnapshotFile,
+  SnapshotReader,
+  SnapshotWriter,
+  snapshotFileName,
+} from './snapshot-file.js';

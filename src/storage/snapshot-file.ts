@@ -14,10 +14,11 @@
  */
 import { crc32 } from 'node:zlib';
 import { checkSnapshotMeta, type SnapshotMeta } from '../core/index.js';
+import { STATE_MACHINE_DIR } from './data-dir.js';
 import { CorruptionError } from './errors.js';
 import { type FileHandle, type FileSystem, joinPath } from './file-system.js';
 
-export const SNAPSHOT_DIR = 'state_machine';
+const SNAPSHOT_DIR = STATE_MACHINE_DIR;
 const MAGIC = new TextEncoder().encode('RAFTKIT SNAPSHOT\n');
 const VERSION = 1;
 /** A chunk larger than this is refused on read: no single read holds more. */

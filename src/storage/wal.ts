@@ -337,12 +337,18 @@ export class WriteAheadLog {
   }
 
   /**
-   * Removes the segments all of whose entries are at or below `upTo`, which a durable snapshot
-   * covers; the last segment always stays. The log's first index moves to the first entry of
-   * the oldest segment left. Callers must not run it during a flush.
+   * Drops the entries at or below `upTo`, which a durable snapshot covers: the log's first index
+   * moves to `upTo + 1` (or stays, if it is already beyond), and the segments all of whose
+   * entries are dropped are deleted (the last segment always stays). After a restart the first
+   * index is that of the oldest segment left: a segment's older entries come back, harmless,
+   * since they are committed. Callers must not run it during a flush.
    */
   async compact(upTo: number): Promise<void> {
     assert(!this.#options.readOnly, 'compaction of a log opened read-only');
+    assert(
+      upTo <= this.#durableIndex,
+      () => `compact to ${upTo}, beyond durable ${this.#durableIndex}`,
+    );
     const sequences = [...this.#segments.keys()].sort((a, b) => a - b);
     const removed: Segment[] = [];
     for (let i = 0; i + 1 < sequences.length; i++) {
@@ -350,9 +356,7 @@ export class WriteAheadLog {
       if (next.firstIndex - 1 > upTo || next.handle === null) break;
       removed.push(this.#segments.get(sequences[i] as number) as Segment);
     }
-    if (removed.length === 0) return;
-    const first = (this.#segments.get(sequences[removed.length] as number) as Segment).firstIndex;
-    this.#index.dropBefore(Math.max(first, this.#index.first));
+    if (upTo + 1 > this.#index.first) this.#index.dropBefore(upTo + 1);
     if (this.#cacheFirst < this.#index.first) {
       const drop = Math.min(
         this.#index.first - this.#cacheFirst,
@@ -364,7 +368,7 @@ export class WriteAheadLog {
       this.#cacheHead += drop;
       this.#cacheFirst = this.#index.first;
     }
-    await this.#remove(removed);
+    if (removed.length > 0) await this.#remove(removed);
   }
 
   /** Closes and deletes `segments`, then makes their removal durable. */

@@ -14,7 +14,7 @@
  * message has also passed the core's `checkMessageShape`.
  */
 import { createHash } from 'node:crypto';
-import { checkMessageShape, type Message } from '../core/index.js';
+import { checkMessageShape, checkSnapshotMeta, type Message } from '../core/index.js';
 import { MAX_ID_BYTES, MAX_TEXT_BYTES, type WireMessage } from './wire.js';
 import { type Field, Invalid, Reader, Truncated, Writer } from './wire-fields.js';
 import { layouts } from './wire-layout.js';
@@ -180,6 +180,12 @@ function checkFrame(f: Frame): string | undefined {
     case 'forward':
       if (f.commands.length === 0) return 'forward: no commands';
       return f.from === f.to ? 'forward: sent to itself' : undefined;
+    case 'snapshot-chunk':
+      return (
+        checkSnapshotMeta(f.snapshot) ?? (f.from === f.to ? 'snapshot-chunk: to itself' : undefined)
+      );
+    case 'snapshot-ack':
+      return f.index === 0 ? 'snapshot-ack: index 0' : undefined;
     case 'forward-refusal':
       // Each code carries exactly its own field: a drop its reason, an overload its limit.
       if ((f.code === 'RAFT_PROPOSAL_DROPPED') !== (f.reason !== null)) {

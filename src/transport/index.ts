@@ -49,6 +49,10 @@ export {
   MAX_TEXT_BYTES,
   type NodeRequest,
   type RefusalCode,
+  type SnapshotAck,
+  type SnapshotAckStatus,
+  type SnapshotChunk,
+  snapshotAckStatuses,
   type WireMessage,
 } from './wire.js';
 export {

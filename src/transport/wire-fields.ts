@@ -341,3 +341,13 @@ export const snapshotMeta: Field<SnapshotMeta> = {
     return { index, term, membership: { voters, learners } };
   },
 };
+
+/** Bytes, `u32 length | bytes` (copied out of the receive buffer). */
+export const bytes: Field<Uint8Array> = {
+  size: (b) => 4 + b.byteLength,
+  write: (w, b) => {
+    w.u32(b.byteLength);
+    w.bytes(b);
+  },
+  read: (r) => r.bytes(r.u32()),
+};

@@ -7,9 +7,10 @@
  */
 import { proposalDropReasons } from '../core/index.js';
 import type { Frame } from './codec.js';
-import { MAX_TEXT_BYTES, type RefusalCode } from './wire.js';
+import { MAX_TEXT_BYTES, type RefusalCode, snapshotAckStatuses } from './wire.js';
 import {
   bool,
+  bytes,
   commands,
   cutText16,
   entries,
@@ -71,5 +72,13 @@ export const layouts: Layouts = {
       leader: nullableText8,
       term: int,
     },
+  },
+  'snapshot-chunk': {
+    code: 19,
+    fields: { term: int, snapshot: snapshotMeta, offset: int, last: bool, data: bytes },
+  },
+  'snapshot-ack': {
+    code: 20,
+    fields: { term: int, index: int, offset: int, status: oneOf(snapshotAckStatuses) },
   },
 };

@@ -3,7 +3,7 @@
  * Everything that travels between two nodes: the core's Raft messages, plus the node layer's
  * own requests (a follower forwarding a proposal to its leader, and the leader's refusal).
  */
-import type { Message, NodeId, ProposalDropReason } from '../core/index.js';
+import type { Message, NodeId, ProposalDropReason, SnapshotMeta } from '../core/index.js';
 
 /** A follower hands commands to the leader (forwarding is on by default). */
 export interface ForwardProposal {
@@ -45,7 +45,52 @@ export interface ForwardRefusal {
   readonly term: number;
 }
 
-export type NodeRequest = ForwardProposal | ForwardRefusal;
+/**
+ * A piece of a snapshot the leader streams to a follower: `data` is the snapshot's bytes from
+ * `offset` on. The last piece says so; the follower then writes the file down and hands the
+ * core the snapshot (an `install-snapshot`) as if the leader had sent it whole.
+ */
+export interface SnapshotChunk {
+  readonly type: 'snapshot-chunk';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: number;
+  readonly snapshot: SnapshotMeta;
+  readonly offset: number;
+  readonly last: boolean;
+  readonly data: Uint8Array;
+}
+
+/** What a follower has of a snapshot being streamed to it. */
+export type SnapshotAckStatus =
+  /** Every byte before `offset` is in; send on. */
+  | 'received'
+  /** A piece after `offset` came first (one was lost): send again from `offset`. */
+  | 'gap'
+  /** The file is durable and the core has the snapshot. */
+  | 'installed'
+  /** The follower gave up on it (a write failed): the leader tries again later. */
+  | 'failed';
+
+export const snapshotAckStatuses: readonly SnapshotAckStatus[] = [
+  'received',
+  'gap',
+  'installed',
+  'failed',
+];
+
+export interface SnapshotAck {
+  readonly type: 'snapshot-ack';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: number;
+  /** The snapshot's index. */
+  readonly index: number;
+  readonly offset: number;
+  readonly status: SnapshotAckStatus;
+}
+
+export type NodeRequest = ForwardProposal | ForwardRefusal | SnapshotChunk | SnapshotAck;
 
 /** What a transport carries. */
 export type WireMessage = Message | NodeRequest;

@@ -72,11 +72,14 @@ describe('a three-node cluster', () => {
       'appliedIndex',
       'cluster',
       'commitIndex',
+      'firstIndex',
       'id',
       'lastIndex',
       'leader',
+      'learners',
       'members',
       'role',
+      'snapshotIndex',
       'term',
     ]);
     assert.equal(status.body.role, 'follower');

@@ -58,8 +58,8 @@ for (const makeDisk of [memoryDisk, realDisk]) {
       assert.equal(s.firstIndex(), 1, 'writing a snapshot drops nothing');
       assert.throws(() => s.compact(71), /not covered by a snapshot \(at 70\)/);
       await s.compact(60);
-      assert.ok(s.log.segmentCount() < segmentsBefore);
-      assert.ok(s.firstIndex() > 1 && s.firstIndex() <= 61, `first index ${s.firstIndex()}`);
+      assert.ok(s.log.segmentCount() < segmentsBefore, 'whole segments behind it are gone');
+      assert.equal(s.firstIndex(), 61, 'the log starts just after what was compacted');
       assert.equal(s.term(s.firstIndex() - 1), 1, 'the term before the first entry is kept');
       const kept = allEntries(s);
       assert.deepEqual(plain(kept), plain(entries(s.firstIndex(), 100, 1)));
@@ -68,7 +68,9 @@ for (const makeDisk of [memoryDisk, realDisk]) {
       await s.close();
       const again = await disk.open(small);
       assert.deepEqual(again.snapshot(), meta(70, 1));
-      assert.equal(again.firstIndex(), first);
+      // After a restart the log starts with its oldest segment: a few entries may come back.
+      assert.ok(again.firstIndex() > 1 && again.firstIndex() <= first, `${again.firstIndex()}`);
+      assert.deepEqual(plain(allEntries(again)), plain(entries(again.firstIndex(), 100, 1)));
       assert.equal(again.lastIndex(), 100);
       assert.equal(again.hardState().commit, 100);
       await again.close();
