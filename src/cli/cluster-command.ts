@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import type { Output } from './main.js';
-import { port, positiveInteger } from './parse.js';
+import { nonNegativeInteger, port, positiveInteger } from './parse.js';
 
 export const DEFAULT_BASE_PORT = 8000;
 export const DEFAULT_HTTP_OFFSET = 1000;
@@ -27,6 +27,8 @@ interface ClusterFlags {
   logLevel?: string;
   electionMs?: number;
   heartbeatMs?: number;
+  snapshotEntries?: number;
+  snapshotKeepEntries?: number;
 }
 
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/raftkit.js');
@@ -51,6 +53,8 @@ export function clusterCommand(output: Output): Command {
     .option('--heartbeat-ms <ms>', 'passed to every node', positiveInteger)
     .option('--election-ms <ms>', 'passed to every node', positiveInteger)
     .option('--log-level <level>', 'passed to every node')
+    .option('--snapshot-entries <n>', 'passed to every node', positiveInteger)
+    .option('--snapshot-keep-entries <n>', 'passed to every node', nonNegativeInteger)
     .action((flags: ClusterFlags) => runCluster(flags, output));
 }
 
@@ -74,6 +78,8 @@ async function runCluster(flags: ClusterFlags, output: Output): Promise<void> {
         ...pass('--log-level', flags.logLevel),
         ...pass('--heartbeat-ms', flags.heartbeatMs),
         ...pass('--election-ms', flags.electionMs),
+        ...pass('--snapshot-entries', flags.snapshotEntries),
+        ...pass('--snapshot-keep-entries', flags.snapshotKeepEntries),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -119,8 +119,7 @@ async function inspect(dir: string, flags: InspectFlags, output: Output): Promis
         summary,
         ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
       });
-      // A key-value node's store, when every committed command is a key-value command.
-      if (kv.applied > 0 && kv.refused === 0) report.stateMachine = kv;
+      if (kv.isKv) report.stateMachine = kv.report;
     }
     writeJson(report, output.out);
   } finally {

@@ -14,9 +14,14 @@ import {
   logLevels,
   startKvNode,
 } from '../kv/index.js';
-import { DEFAULT_ELECTION_MS, DEFAULT_HEARTBEAT_MS } from '../node/index.js';
+import {
+  DEFAULT_ELECTION_MS,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_SNAPSHOT_ENTRIES,
+  DEFAULT_SNAPSHOT_KEEP_ENTRIES,
+} from '../node/index.js';
 import type { Output } from './main.js';
-import { hostPort, hostPortList, oneOf, positiveInteger } from './parse.js';
+import { hostPort, hostPortList, nonNegativeInteger, oneOf, positiveInteger } from './parse.js';
 
 export interface NodeFlags {
   listen: string;
@@ -35,6 +40,8 @@ export interface NodeFlags {
   tlsCa?: string;
   logFormat?: LogFormat;
   logLevel: LogLevel;
+  snapshotEntries: number;
+  snapshotKeepEntries: number;
 }
 
 export function nodeCommand(output: Output): Command {
@@ -72,6 +79,18 @@ export function nodeCommand(output: Output): Command {
     .option('--tls-ca <file>', 'certificate authority of the members')
     .option('--log-format <format>', 'json, or pretty (default on a terminal)', oneOf(logFormats))
     .option('--log-level <level>', 'least severe level logged', oneOf(logLevels), 'info')
+    .option(
+      '--snapshot-entries <n>',
+      'snapshot after this many applied entries',
+      positiveInteger,
+      DEFAULT_SNAPSHOT_ENTRIES,
+    )
+    .option(
+      '--snapshot-keep-entries <n>',
+      'entries kept behind a snapshot, for followers slightly behind',
+      nonNegativeInteger,
+      DEFAULT_SNAPSHOT_KEEP_ENTRIES,
+    )
     .action(async (flags: NodeFlags) => {
       await runNode(flags, output);
     });
@@ -97,6 +116,8 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
     transport: flags.transport,
     heartbeatMs: flags.heartbeatMs,
     electionMs: flags.electionMs,
+    snapshotEntries: flags.snapshotEntries,
+    snapshotKeepEntries: flags.snapshotKeepEntries,
     logger,
     server: { requestTimeoutMs: flags.requestTimeoutMs },
     ...(flags.http === undefined ? {} : { http: flags.http }),

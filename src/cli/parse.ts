@@ -13,6 +13,14 @@ export function positiveInteger(value: string): number {
   return n;
 }
 
+export function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError('expected an integer of at least 0.');
+  }
+  return n;
+}
+
 export function port(value: string): number {
   const n = positiveInteger(value);
   if (n > 65535) throw new InvalidArgumentError('expected a port (1 to 65535).');

@@ -5,19 +5,34 @@
  * rest of inspect: it works on the directory of a running node.
  */
 import { KvStore } from '../kv/index.js';
-import { clusterIdentityOf, decodeCommand, LogClock, type StateMachine } from '../node/index.js';
+import {
+  clusterIdentityOf,
+  decodeCommand,
+  LogClock,
+  readNodeSnapshot,
+  type StateMachine,
+} from '../node/index.js';
 import { ObjectStore } from '../replicated/index.js';
 import { FileStorage } from '../storage/index.js';
 import { LazyObject } from './json-stream.js';
 
 export interface Replayed<T> {
   readonly appliedIndex: number;
+  /** The snapshot the store was restored from first, or null. */
+  readonly snapshotIndex: number | null;
+  /** Commands applied after it. */
   readonly applied: number;
   /** Commands the store refused (not its commands, or invalid), as on the node. */
   readonly refused: number;
+  /** Why the snapshot could not be restored into this kind of store, if it could not. */
+  readonly foreign: string | null;
   readonly state: T;
 }
 
+/**
+ * The store as the node holds it: restored from the newest snapshot, if there is one, then
+ * the committed entries after it applied, as the node applies them.
+ */
 async function replay<S extends StateMachine, T>(
   dir: string,
   store: S,
@@ -30,7 +45,26 @@ async function replay<S extends StateMachine, T>(
     let refused = 0;
     // The log's time, as the node computes it: the state machine sees the same.
     const clock = new LogClock();
-    for (let i = storage.firstIndex(); i <= commit; ) {
+    const file = storage.snapshotFile();
+    let from = storage.firstIndex();
+    if (file !== null) {
+      try {
+        const { header, state: chunks } = await readNodeSnapshot(storage.readSnapshot(file));
+        await (store.restoreSnapshot as NonNullable<S['restoreSnapshot']>).call(store, chunks);
+        clock.restore(header.logTime);
+        from = file.meta.index + 1;
+      } catch (e) {
+        return {
+          appliedIndex: 0,
+          snapshotIndex: file.meta.index,
+          applied: 0,
+          refused: 0,
+          foreign: (e as Error).message,
+          state: state(store),
+        };
+      }
+    }
+    for (let i = from; i <= commit; ) {
       const chunk = storage.entries(i, commit + 1, 4 * 1024 * 1024);
       for (const e of chunk) {
         // The node's own entries (no-ops, the cluster's identity) are no state machine's.
@@ -46,7 +80,9 @@ async function replay<S extends StateMachine, T>(
       }
       i += chunk.length;
     }
-    return { appliedIndex: commit, applied, refused, state: state(store) };
+    const snapshotIndex = file?.meta.index ?? null;
+    const appliedIndex = Math.max(commit, snapshotIndex ?? 0);
+    return { appliedIndex, snapshotIndex, applied, refused, foreign: null, state: state(store) };
   } finally {
     await storage.close();
   }
@@ -58,7 +94,12 @@ export async function replayObjects(dir: string) {
     const snapshot = JSON.parse(new TextDecoder().decode(store.snapshot())) as { objects: unknown };
     return snapshot.objects;
   });
-  return { appliedIndex: r.appliedIndex, refused: r.refused, objects: r.state };
+  return {
+    appliedIndex: r.appliedIndex,
+    snapshotIndex: r.snapshotIndex,
+    refused: r.refused,
+    objects: r.state,
+  };
 }
 
 /** Which part of a key-value store `inspect` prints. */
@@ -73,23 +114,27 @@ export interface KvSelection {
  * The key-value store: every key (or those selected) with its value and the index that set
  * it, and the sessions. The keys are listed as they are written out, not copied first.
  */
-export async function replayKv(dir: string, selection: KvSelection = {}) {
+export async function replayKv(
+  dir: string,
+  selection: KvSelection = {},
+): Promise<{ isKv: boolean; report: Record<string, unknown> }> {
   const r = await replay(dir, new KvStore(), (store) => store);
   const store = r.state;
+  // A key-value node's, when its snapshot restores as one and every command after it is one.
+  const isKv = r.foreign === null && r.refused === 0 && (r.applied > 0 || r.snapshotIndex !== null);
   const summary = {
     kind: 'kv',
     appliedIndex: r.appliedIndex,
+    snapshotIndex: r.snapshotIndex,
     refused: r.refused,
     applied: r.applied,
     keys: store.size,
     sessions: store.sessions.size,
   };
-  if (selection.summary === true) return summary;
+  if (selection.summary === true) return { isKv, report: summary };
   const prefix = selection.prefix ?? '';
-  return {
-    ...summary,
-    data: new LazyObject(function* () {
-      for (const pair of store.entries()) if (pair[0].startsWith(prefix)) yield pair;
-    }),
-  };
+  const data = new LazyObject(function* () {
+    for (const pair of store.entries()) if (pair[0].startsWith(prefix)) yield pair;
+  });
+  return { isKv, report: { ...summary, data } };
 }

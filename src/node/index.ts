@@ -30,6 +30,16 @@ export {
   type ReadOptions,
   type WaitOptions,
 } from './raft-node.js';
+export type { TransferOptions } from './snapshot-transfer.js';
+export {
+  DEFAULT_SNAPSHOT_BYTES,
+  DEFAULT_SNAPSHOT_ENTRIES,
+  DEFAULT_SNAPSHOT_KEEP_ENTRIES,
+  NodeSnapshotError,
+  type NodeSnapshotHeader,
+  readNodeSnapshot,
+  type SnapshotPolicy,
+} from './snapshots.js';
 export { type StartNodeOptions, startNode } from './start-node.js';
 export type { StateMachine } from './state-machine.js';
 export { systemClock, systemRandom } from './system-clock.js';

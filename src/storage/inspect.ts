@@ -9,6 +9,7 @@ import { LAYOUT, readIdentity } from './data-dir.js';
 import { FileStorage } from './file-storage.js';
 import type { FileSystem } from './file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
+import type { SnapshotFile } from './snapshot-file.js';
 
 export interface InspectOptions {
   readonly fs?: FileSystem;
@@ -50,6 +51,8 @@ export interface Inspection {
   readonly lastIndex: number;
   readonly segments: readonly { readonly file: string; readonly bytes: number }[];
   readonly tornTail: FileStorage['tornTail'];
+  /** The newest snapshot (null before the first). */
+  readonly snapshot: SnapshotFile | null;
   /** The entries `options.from` to `options.to`, read from disk a chunk at a time. */
   entries(): Generator<Record<string, unknown>>;
   close(): Promise<void>;
@@ -75,6 +78,7 @@ export async function openInspection(
     lastIndex: storage.lastIndex(),
     segments: storage.log.recovered.segments.map((s) => ({ file: s.file, bytes: s.validBytes })),
     tornTail: storage.tornTail,
+    snapshot: storage.snapshotFile(),
     *entries() {
       for (let i = first; i <= last; ) {
         const chunk = storage.entries(i, last + 1, 4 * 1024 * 1024);
@@ -97,6 +101,14 @@ export function inspectionReport(
     cluster: inspection.cluster,
     layout: LAYOUT,
     hardState: inspection.hardState,
+    snapshot:
+      inspection.snapshot === null
+        ? null
+        : {
+            ...inspection.snapshot.meta,
+            bytes: inspection.snapshot.bytes,
+            file: inspection.snapshot.file,
+          },
     log: {
       firstIndex: inspection.firstIndex,
       lastIndex: inspection.lastIndex,

@@ -101,6 +101,7 @@ describe('raftkit inspect', () => {
     const objects = JSON.parse((await raftkit('inspect', dir, '--objects')).stdout);
     assert.deepEqual(objects.stateMachine, {
       appliedIndex: 5,
+      snapshotIndex: null,
       refused: 2,
       objects: [['VARIABLE', 'value', 42]],
     });
@@ -137,6 +138,7 @@ describe('raftkit inspect', () => {
     assert.deepEqual(report.stateMachine, {
       kind: 'kv',
       appliedIndex: keys,
+      snapshotIndex: null,
       refused: 0,
       applied: keys,
       keys,

@@ -5,8 +5,11 @@
  * snapshots and replays only what follows them.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { replayKv } from '../../src/cli/replay.js';
 import type { KvNode } from '../../src/kv/index.js';
+import { inspectDataDir } from '../../src/storage/index.js';
 import { eventually } from '../support/ports.js';
 import { KvCluster, request } from './support.js';
 
@@ -63,6 +66,15 @@ test('snapshots are taken, a far-behind follower catches up by one, a restart re
     assert.equal(back.store.size, 700);
     const stats = c.nodes[leader]?.node.transportStats();
     assert.ok((stats?.sentByType['snapshot-chunk'] ?? 0) > 3, 'sent in several pieces');
+    // inspect sees the snapshot, and the store as of it plus the log after it.
+    const dir = join(c.dir, `node${leader}`);
+    const report = await inspectDataDir(dir);
+    const snap = report.snapshot as { index: number; term: number; bytes: number; file: string };
+    assert.ok(snap.index > 0 && snap.bytes > 0 && snap.file.startsWith('state_machine/'));
+    const kv = await replayKv(dir);
+    assert.equal(kv.isKv, true);
+    assert.equal(kv.report.keys, 700);
+    assert.ok((kv.report.snapshotIndex as number) > 0);
     // Every node restarts: each restores its snapshot and replays the log after it.
     for (let i = 0; i < 3; i++) await c.stopNode(i);
     for (let i = 0; i < 3; i++) await c.startNode(i);
