@@ -163,7 +163,9 @@ function summary(r: SimResult, wallMs: number): string {
   const faults = faultKinds.reduce((n, k) => n + r.injected[k], 0);
   const ops = r.workload.recorded ?? 0;
   const status = r.ok ? 'ok' : `FAILED (${r.failure?.kind})`;
-  return `seed ${r.seed} (${r.nodes} nodes): ${status}  ${ops} ops, ${r.workload.unknown ?? 0} unknown, ${faults} faults, ${r.leadersElected} leaders, ${r.events} events, ${(wallMs / 1000).toFixed(1)} s`;
+  const { snapshots, installs } = r.cluster;
+  const snaps = snapshots + installs > 0 ? `${snapshots} snapshots, ${installs} installs, ` : '';
+  return `seed ${r.seed} (${r.nodes} nodes): ${status}  ${ops} ops, ${r.workload.unknown ?? 0} unknown, ${faults} faults, ${r.leadersElected} leaders, ${snaps}${r.events} events, ${(wallMs / 1000).toFixed(1)} s`;
 }
 
 function failureReport(r: SimResult): string {

@@ -5,9 +5,14 @@
  * with its own clock, transport and state machine rebuilt from the log. The cluster watches
  * every node through the invariants and reports a node that stopped on its own.
  */
-import type { Entry, NodeId } from '../core/index.js';
+import type { Entry, NodeId, SnapshotMeta } from '../core/index.js';
 import { type Clock, RaftNode, type StateMachine } from '../node/index.js';
-import { type DurableStorage, FileStorage, type StorageUpdate } from '../storage/index.js';
+import {
+  type DurableStorage,
+  FileStorage,
+  type SnapshotFile,
+  type StorageUpdate,
+} from '../storage/index.js';
 import { SimClock } from './clock.js';
 import { SimDisk } from './disk.js';
 import type { Invariants, LogView } from './invariants.js';
@@ -16,35 +21,71 @@ import type { SimRandom } from './random.js';
 import { Actor, type EventHandle, type Scheduler } from './scheduler.js';
 import type { SimTuning } from './tuning.js';
 
-/** The user's state machine, and the cluster's watch on what it applies. */
+/** What the cluster watches of a node's state machine. */
+export interface StateWatch<S> {
+  /** A command is about to be applied. */
+  applied(index: number, command: Uint8Array): void;
+  /** The state was frozen for a snapshot (the node's next storage call writes it). */
+  taken(state: S): void;
+  /** The state was replaced by a snapshot's. */
+  restored(state: S): void;
+}
+
+/**
+ * The user's state machine, and the cluster's watch on what it applies and on the states it
+ * snapshots and restores. It takes snapshots only if the user's state machine does.
+ */
 export class Observed<S extends StateMachine> implements StateMachine {
   readonly inner: S;
-  readonly #onApply: (index: number, command: Uint8Array) => void;
+  readonly #watch: StateWatch<S>;
+  readonly takeSnapshot?: () => AsyncIterable<Uint8Array>;
+  readonly restoreSnapshot?: (chunks: AsyncIterable<Uint8Array>) => Promise<void>;
 
-  constructor(inner: S, onApply: (index: number, command: Uint8Array) => void) {
+  constructor(inner: S, watch: StateWatch<S>) {
     this.inner = inner;
-    this.#onApply = onApply;
+    this.#watch = watch;
+    const take = inner.takeSnapshot;
+    const restore = inner.restoreSnapshot;
+    if (take !== undefined && restore !== undefined) {
+      this.takeSnapshot = () => {
+        // Frozen at the call: the state now is the one the chunks will hold.
+        const chunks = take.call(inner);
+        watch.taken(inner);
+        return chunks;
+      };
+      this.restoreSnapshot = async (chunks) => {
+        await restore.call(inner, chunks);
+        watch.restored(inner);
+      };
+    }
   }
 
   apply(command: Uint8Array, index: number, time: number): unknown {
-    this.#onApply(index, command);
+    this.#watch.applied(index, command);
     return this.inner.apply(command, index, time);
   }
 }
 
 export type SimNode<S extends StateMachine> = RaftNode<Observed<S>>;
 
+/** What the cluster watches of a node's storage, before the storage does it. */
+interface StorageWatch {
+  /** Entries are written after an entry of term `prevTerm`, in `term`. */
+  written(term: number, entries: readonly Entry[], prevTerm: number): void;
+  /** A snapshot is written (taken here or received from the leader). */
+  snapshotWritten(meta: SnapshotMeta): void;
+  /** The log is replaced by the snapshot `meta` and `entries` after it, in `term`. */
+  installed(term: number, meta: SnapshotMeta, entries: readonly Entry[]): void;
+}
+
 /** The storage a node runs on, with every write shown to the invariants first. */
 class ObservedStorage implements DurableStorage {
   readonly #inner: DurableStorage;
-  readonly #onWrite: (term: number, entries: readonly Entry[], prevTerm: number) => void;
+  readonly #watch: StorageWatch;
 
-  constructor(
-    inner: DurableStorage,
-    onWrite: (term: number, entries: readonly Entry[], prevTerm: number) => void,
-  ) {
+  constructor(inner: DurableStorage, watch: StorageWatch) {
     this.#inner = inner;
-    this.#onWrite = onWrite;
+    this.#watch = watch;
   }
 
   hardState() {
@@ -70,6 +111,14 @@ class ObservedStorage implements DurableStorage {
   }
   /** Called (once) when a save records a new vote: power lost while the vote is written. */
   onVote: (() => void) | null = null;
+  /** Called (once) as the next snapshot step starts: writing one, compacting, installing. */
+  onSnapshotStep: (() => void) | null = null;
+
+  #snapshotStep(): void {
+    const step = this.onSnapshotStep;
+    this.onSnapshotStep = null;
+    step?.();
+  }
 
   save(update: StorageUpdate): Promise<void> {
     const vote = update.hardState?.vote;
@@ -78,16 +127,40 @@ class ObservedStorage implements DurableStorage {
       this.onVote = null;
       queueMicrotask(crash);
     }
-    const first = update.entries[0];
-    if (first !== undefined) {
-      const prevTerm = first.index === 1 ? 0 : this.#inner.term(first.index - 1);
-      const term = update.hardState?.term ?? this.#inner.hardState().term;
-      if (prevTerm !== undefined) this.#onWrite(term, update.entries, prevTerm);
+    const term = update.hardState?.term ?? this.#inner.hardState().term;
+    const snapshot = update.snapshot;
+    if (snapshot !== undefined) {
+      this.#snapshotStep();
+      this.#watch.installed(term, snapshot.meta, update.entries);
+    } else {
+      const first = update.entries[0];
+      if (first !== undefined) {
+        const prevTerm = first.index === 1 ? 0 : this.#inner.term(first.index - 1);
+        if (prevTerm !== undefined) this.#watch.written(term, update.entries, prevTerm);
+      }
     }
     return this.#inner.save(update);
   }
   close(): Promise<void> {
     return this.#inner.close();
+  }
+  snapshotFile(): SnapshotFile | null {
+    return this.#inner.snapshotFile?.() ?? null;
+  }
+  writeSnapshot(meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<SnapshotFile> {
+    this.#snapshotStep();
+    this.#watch.snapshotWritten(meta);
+    return (this.#inner.writeSnapshot as NonNullable<DurableStorage['writeSnapshot']>)(
+      meta,
+      chunks,
+    );
+  }
+  compact(upTo: number): Promise<void> {
+    this.#snapshotStep();
+    return (this.#inner.compact as NonNullable<DurableStorage['compact']>)(upTo);
+  }
+  readSnapshot(file: SnapshotFile): AsyncIterable<Uint8Array> {
+    return (this.#inner.readSnapshot as NonNullable<DurableStorage['readSnapshot']>)(file);
   }
 }
 
@@ -123,13 +196,31 @@ export interface ClusterOptions<S extends StateMachine> {
   readonly invariants: Invariants;
   readonly size: number;
   readonly createStateMachine: () => S;
+  /** A string equal states share (see `Workload.digest`). */
+  readonly digest?: (state: S) => string;
   readonly tuning: SimTuning;
+}
+
+/** The run's snapshot settings as node options. */
+function snapshotOptions(tuning: SimTuning) {
+  const s = tuning.snapshots;
+  if (s === undefined) return {};
+  return {
+    snapshotEntries: s.snapshotEntries,
+    snapshotKeepEntries: s.snapshotKeepEntries,
+    snapshotTransfer: s.transfer,
+  };
 }
 
 export interface ClusterStats {
   lives: number;
   crashes: number;
   tornTails: number;
+  /** Snapshots nodes took of their own state, and leaders' snapshots followers installed. */
+  snapshots: number;
+  installs: number;
+  /** Power cuts that landed in a snapshot step. */
+  snapshotCrashes: number;
 }
 
 /** An answer to a client, or null when none came back in time. */
@@ -143,7 +234,14 @@ export class SimCluster<S extends StateMachine> {
   readonly #slots: Slot<S>[];
   /** Client request latencies. */
   readonly #hops: SimRandom;
-  readonly stats: ClusterStats = { lives: 0, crashes: 0, tornTails: 0 };
+  readonly stats: ClusterStats = {
+    lives: 0,
+    crashes: 0,
+    tornTails: 0,
+    snapshots: 0,
+    installs: 0,
+    snapshotCrashes: 0,
+  };
   /** A node that stopped by itself (a bug under it, or in it). */
   failure: Error | null = null;
 
@@ -232,16 +330,52 @@ export class SimCluster<S extends StateMachine> {
         logger: { warn: () => this.stats.tornTails++ },
       });
       if (!actor.alive) return;
-      const storage = new ObservedStorage(file, (term, entries, prevTerm) =>
-        invariants.written(slot.id, term, entries, prevTerm),
-      );
+      const digest = this.#o.digest;
+      /** The last index this life's state covers: a command applied, or a snapshot restored. */
+      let covered = 0;
+      /** The state just frozen for a snapshot (its digest), until the snapshot is written. */
+      let frozen: { readonly digest: string | null } | null = null;
+      const storage = new ObservedStorage(file, {
+        written: (term, entries, prevTerm) => {
+          if (!life.crashed) invariants.written(slot.id, term, entries, prevTerm);
+        },
+        snapshotWritten: (meta) => {
+          // One this node took carries the state frozen just before; one received, none.
+          const took = frozen;
+          frozen = null;
+          if (life.crashed) return;
+          if (took !== null) this.stats.snapshots++;
+          invariants.snapshotWritten(slot.id, meta, took?.digest ?? null, took !== null);
+        },
+        installed: (term, meta, entries) => {
+          if (life.crashed) return;
+          this.stats.installs++;
+          invariants.installed(slot.id, term, meta, entries);
+        },
+      });
       life.storage = storage;
-      const stateMachine = new Observed(this.#o.createStateMachine(), (index, command) => {
-        if (life.crashed) return;
-        const term = storage.term(index);
-        if (term !== undefined) {
-          invariants.applied(slot.id, index, term, command, storage.hardState().term);
-        }
+      const stateMachine = new Observed(this.#o.createStateMachine(), {
+        applied: (index, command) => {
+          if (life.crashed) return;
+          const term = storage.term(index);
+          if (term !== undefined) {
+            invariants.applied(slot.id, index, term, command, storage.hardState().term, covered);
+          }
+          covered = index;
+        },
+        taken: (state) => {
+          frozen = { digest: digest?.(state) ?? null };
+        },
+        restored: (state) => {
+          if (life.crashed) return;
+          const meta = storage.snapshot();
+          if (meta === null) {
+            this.failure ??= new Error(`${slot.id} restored a state with no snapshot stored`);
+            return;
+          }
+          invariants.snapshotRestored(slot.id, meta, digest?.(state) ?? null);
+          covered = meta.index;
+        },
       });
       const node = new RaftNode({
         id: slot.id,
@@ -254,6 +388,7 @@ export class SimCluster<S extends StateMachine> {
         heartbeatMs: this.#o.tuning.heartbeatMs,
         electionMs: this.#o.tuning.electionMs,
         raft: this.#o.tuning.raft,
+        ...snapshotOptions(this.#o.tuning),
       });
       node.on('role', (role, term) => {
         if (role === 'leader' && !life.crashed && this.onNextLeader !== null) {
@@ -356,6 +491,25 @@ export class SimCluster<S extends StateMachine> {
     return true;
   }
 
+  /**
+   * Power loss on node `i` during its next snapshot step (writing, compacting, installing), as
+   * the step's `step`-th fsync or directory change starts (0: the first).
+   */
+  crashDuringSnapshot(i: number, step: number, downMs: number): boolean {
+    const slot = this.#slots[i];
+    const life = slot?.life;
+    if (slot === undefined || life?.storage == null) return false;
+    life.storage.onSnapshotStep = () => {
+      slot.disk.onStep = {
+        skip: step,
+        crash: () => {
+          if (slot.life === life && this.crash(i, downMs)) this.stats.snapshotCrashes++;
+        },
+      };
+    };
+    return true;
+  }
+
   slowDisk(i: number, ms: number): void {
     const slot = this.#slots[i];
     if (slot !== undefined)
@@ -374,7 +528,11 @@ export class SimCluster<S extends StateMachine> {
     for (const slot of this.#slots) {
       slot.disk.slowUntil = 0;
       slot.disk.onSync = null;
-      if (slot.life?.storage != null) slot.life.storage.onVote = null;
+      slot.disk.onStep = null;
+      if (slot.life?.storage != null) {
+        slot.life.storage.onVote = null;
+        slot.life.storage.onSnapshotStep = null;
+      }
       if (slot.life !== null) this.#o.scheduler.resume(slot.life.actor);
       else if (slot.reboot !== null) {
         slot.reboot.cancel();
@@ -391,11 +549,15 @@ export class SimCluster<S extends StateMachine> {
       const storage = slot.life?.storage;
       if (storage == null || slot.life?.node?.running !== true) continue;
       const lastIndex = storage.lastIndex();
+      const snapshot = storage.snapshot();
+      const term = (index: number) =>
+        index === snapshot?.index ? snapshot.term : storage.term(index);
       logs.push({
         id: slot.id,
         lastIndex,
-        lastTerm: storage.term(lastIndex) ?? 0,
-        term: (index) => storage.term(index),
+        lastTerm: term(lastIndex) ?? 0,
+        snapshotIndex: snapshot?.index ?? 0,
+        term,
       });
     }
     this.#o.invariants.checkElectable(logs, this.size);

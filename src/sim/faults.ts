@@ -17,6 +17,17 @@ export type FaultAction =
   | { readonly kind: 'crash-in-fsync'; readonly node: number; readonly downMs: number }
   /** Power loss on this node while it writes the next vote it grants or casts. */
   | { readonly kind: 'crash-in-vote'; readonly node: number; readonly downMs: number }
+  /**
+   * Power loss on this node during its next snapshot step (writing a snapshot it takes or
+   * receives, compacting its log behind one, installing the leader's), as the step's
+   * `step`-th fsync or directory change starts (0: the first).
+   */
+  | {
+      readonly kind: 'crash-in-snapshot';
+      readonly node: number;
+      readonly step: number;
+      readonly downMs: number;
+    }
   /** Power loss on whichever node leads at that moment. */
   | { readonly kind: 'crash-leader'; readonly downMs: number }
   /** A clean stop and start (nothing lost): the disk keeps even what was not synced. */
@@ -69,6 +80,7 @@ export const faultKinds: readonly FaultKind[] = [
   'lossy',
   'slow-disk',
   'drift',
+  'crash-in-snapshot',
 ];
 
 export type ScheduledFault = FaultAction & { readonly at: number };
@@ -90,6 +102,7 @@ export const defaultFaultProfile: FaultProfile = {
   lossy: 0.08,
   'slow-disk': 0.05,
   drift: 0.03,
+  'crash-in-snapshot': 0.05,
 };
 
 /** No faults at all: a healthy run. */
@@ -125,6 +138,9 @@ export function drawSchedule(
         case 'crash-in-fsync':
         case 'crash-in-vote':
           action = { kind, node, downMs: span(100, 4000) };
+          break;
+        case 'crash-in-snapshot':
+          action = { kind, node, step: random.int(5), downMs: span(100, 4000) };
           break;
         case 'crash-leader':
           action = { kind, downMs: span(100, 4000) };

@@ -23,8 +23,20 @@
  * - state machine safety: no two nodes apply different commands at one index;
  * - commit never moves back on a node while it runs. (A restart may: the commit index is
  *   recorded behind the apply, and a power loss may lose it, which Raft allows.)
+ * - no command skipped: a node's state machine gets every command from its last one (or the
+ *   snapshot it restored) on; one it passes over, which another node applied, is lost there;
+ *
+ * And of snapshots (the leader completeness and safety checks count a snapshot as holding
+ * every entry up to its index):
+ *
+ * - a snapshot is of applied state: the entry at its index is the one applied there;
+ * - snapshot agreement: all snapshots at one index have one term and hold one state (by the
+ *   workload's digest of the state as it was frozen, and as it is restored);
+ * - a restored state is one a node snapshotted;
+ * - installing the leader's snapshot keeps what the follower acknowledged in this term, and the
+ *   entries after it continue the snapshot's history.
  */
-import type { Entry, LogStorage, NodeId } from '../core/index.js';
+import type { Entry, LogStorage, NodeId, SnapshotMeta } from '../core/index.js';
 import type { WireMessage } from '../transport/index.js';
 
 /** What the invariants need to know of a node's log. */
@@ -32,6 +44,8 @@ export interface LogView {
   readonly id: NodeId;
   readonly lastIndex: number;
   readonly lastTerm: number;
+  /** The index of the snapshot the log starts after; 0 for none. */
+  readonly snapshotIndex: number;
   term(index: number): number | undefined;
 }
 
@@ -59,6 +73,13 @@ interface Applied {
   knownIn: number;
 }
 
+interface SnapshotSeen {
+  readonly term: number;
+  /** The state's digest, once a node that took or restored it has given one. */
+  digest: string | null;
+  readonly by: NodeId;
+}
+
 export class Invariants {
   readonly #leaders = new Map<number, NodeId>();
   readonly #votes = new Map<string, NodeId>();
@@ -67,6 +88,8 @@ export class Invariants {
   #lastApplied = 0;
   /** Per node, the highest index it acknowledged to a leader, and the term it did so in. */
   readonly #acked = new Map<NodeId, { term: number; index: number }>();
+  /** Per index, the snapshots nodes wrote or restored there. */
+  readonly #snapshots = new Map<number, SnapshotSeen>();
   /** The first violation seen; the run stops at it. */
   violation: InvariantViolation | null = null;
 
@@ -76,6 +99,11 @@ export class Invariants {
 
   get appliedEntries(): number {
     return this.#applied.size;
+  }
+
+  /** Snapshot indices written anywhere. */
+  get snapshotsSeen(): number {
+    return this.#snapshots.size;
   }
 
   #fail(invariant: string, message: string): void {
@@ -90,9 +118,12 @@ export class Invariants {
       return;
     }
     this.#leaders.set(term, id);
+    const snapshot = log.snapshot();
     for (const [index, a] of this.#applied) {
       if (a.knownIn > term) continue;
-      const t = log.term(index);
+      // The snapshot holds every entry up to its index (snapshot agreement checks it).
+      if (snapshot !== null && index < snapshot.index) continue;
+      const t = index === snapshot?.index ? snapshot.term : log.term(index);
       if (t !== a.term) {
         this.#fail(
           'leader completeness',
@@ -139,19 +170,7 @@ export class Invariants {
   /** `id`, in `term`, writes `entries` to its log (cutting what followed), after an entry of term `prevTerm`. */
   written(id: NodeId, term: number, entries: readonly Entry[], prevTerm: number): void {
     const last = entries[entries.length - 1];
-    const acked = this.#acked.get(id);
-    if (
-      last !== undefined &&
-      acked !== undefined &&
-      acked.term === term &&
-      last.index < acked.index
-    ) {
-      this.#fail(
-        'acknowledged entries kept',
-        `${id} acknowledged its log up to ${acked.index} in term ${term}, then cut it back to ${last.index}`,
-      );
-      return;
-    }
+    if (last !== undefined && !this.#keeps(id, term, last.index)) return;
     let prev = prevTerm;
     for (const e of entries) {
       const key = `${e.index}:${e.term}`;
@@ -171,8 +190,38 @@ export class Invariants {
     }
   }
 
-  /** `id`, in term `nodeTerm`, applied the entry at `index`, of `term`. */
-  applied(id: NodeId, index: number, term: number, data: Uint8Array, nodeTerm: number): void {
+  /** Whether `id`'s log, now ending at `lastIndex` in `term`, keeps what it acknowledged. */
+  #keeps(id: NodeId, term: number, lastIndex: number): boolean {
+    const acked = this.#acked.get(id);
+    if (acked === undefined || acked.term !== term || lastIndex >= acked.index) return true;
+    this.#fail(
+      'acknowledged entries kept',
+      `${id} acknowledged its log up to ${acked.index} in term ${term}, then cut it back to ${lastIndex}`,
+    );
+    return false;
+  }
+
+  /**
+   * `id`, in term `nodeTerm`, applied the entry at `index`, of `term`; its state machine's
+   * previous command (or the snapshot it restored) was at `after`.
+   */
+  applied(
+    id: NodeId,
+    index: number,
+    term: number,
+    data: Uint8Array,
+    nodeTerm: number,
+    after: number,
+  ): void {
+    for (let skipped = after + 1; skipped < index; skipped++) {
+      const a = this.#applied.get(skipped);
+      if (a === undefined) continue;
+      this.#fail(
+        'no command skipped',
+        `${id} applied entry ${index} after ${after}, passing over the command at ${skipped} (term ${a.term}, applied by ${a.by})`,
+      );
+      return;
+    }
     const hash = bytesHash(data);
     const before = this.#applied.get(index);
     if (before === undefined) {
@@ -196,7 +245,7 @@ export class Invariants {
     const entry = this.#applied.get(index);
     if (entry === undefined) return;
     for (const x of logs) {
-      if (x.term(index) === entry.term) continue;
+      if (index < x.snapshotIndex || x.term(index) === entry.term) continue;
       const voters = logs.filter(
         (y) => x.lastTerm > y.lastTerm || (x.lastTerm === y.lastTerm && x.lastIndex >= y.lastIndex),
       );
@@ -210,6 +259,59 @@ export class Invariants {
         return;
       }
     }
+  }
+
+  /**
+   * `id` writes a snapshot at `meta`: one it `took`, of the state whose digest is `digest`
+   * (null: the workload gives none), or one it receives from its leader.
+   */
+  snapshotWritten(id: NodeId, meta: SnapshotMeta, digest: string | null, took: boolean): void {
+    const applied = this.#applied.get(meta.index);
+    if (applied !== undefined && applied.term !== meta.term) {
+      this.#fail(
+        'snapshot of applied state',
+        `${id} writes a snapshot at ${meta.index} of term ${meta.term}; the entry applied there is of term ${applied.term} (by ${applied.by})`,
+      );
+      return;
+    }
+    this.#seeSnapshot(id, meta, digest, took ? 'takes' : 'receives');
+  }
+
+  /** `id` restored its state machine from its snapshot at `meta`; the state's digest. */
+  snapshotRestored(id: NodeId, meta: SnapshotMeta, digest: string | null): void {
+    if (!this.#snapshots.has(meta.index)) {
+      this.#fail(
+        'restored state snapshotted',
+        `${id} restored a snapshot at ${meta.index} that no node wrote`,
+      );
+      return;
+    }
+    this.#seeSnapshot(id, meta, digest, 'restores');
+  }
+
+  #seeSnapshot(id: NodeId, meta: SnapshotMeta, digest: string | null, verb: string): void {
+    const before = this.#snapshots.get(meta.index);
+    if (before === undefined) {
+      this.#snapshots.set(meta.index, { term: meta.term, digest, by: id });
+      return;
+    }
+    if (before.term !== meta.term) {
+      this.#fail(
+        'snapshot agreement',
+        `${id} ${verb} a snapshot at ${meta.index} of term ${meta.term}; ${before.by}'s there is of term ${before.term}`,
+      );
+    } else if (digest !== null && before.digest !== null && digest !== before.digest) {
+      this.#fail(
+        'snapshot agreement',
+        `${id} ${verb} a state at ${meta.index} unlike the one ${before.by} snapshotted there`,
+      );
+    } else if (before.digest === null) before.digest = digest;
+  }
+
+  /** `id`, in `term`, replaced its log with the leader's snapshot `meta` and `entries` after it. */
+  installed(id: NodeId, term: number, meta: SnapshotMeta, entries: readonly Entry[]): void {
+    if (entries.length > 0) this.written(id, term, entries, meta.term);
+    else this.#keeps(id, term, meta.index);
   }
 
   /** A node's commit index went from `floor` to `commit`. */

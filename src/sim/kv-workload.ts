@@ -77,6 +77,13 @@ export class KvWorkload implements Workload<KvStore> {
     await Promise.all(clients);
   }
 
+  /** The store's keys in order, its applied index and its sessions (whose order is the LRU's). */
+  digest(state: KvStore): string {
+    const s = state.snapshot();
+    const data = [...s.data].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return JSON.stringify({ ...s, data });
+  }
+
   livenessCommand(): Uint8Array {
     return encodeKvCommand({ op: 'put', key: 'liveness', value: 'ok' });
   }

@@ -3,7 +3,7 @@
  * Carries out the fault schedule: each fault starts at its time and, when it lasts, ends on
  * its own. It counts the faults it injected by kind (a leader fault with no leader, or a
  * crash of a node already down, is skipped and not counted). The faults that wait for a moment
- * (crash-in-fsync, crash-in-vote, isolate-new-leader) count when armed.
+ * (crash-in-fsync, crash-in-vote, crash-in-snapshot, isolate-new-leader) count when armed.
  */
 import type { StateMachine } from '../node/index.js';
 import type { SimCluster } from './cluster.js';
@@ -58,6 +58,8 @@ export class Nemesis<S extends StateMachine> {
         return cluster.crashDuringSync(f.node, f.downMs);
       case 'crash-in-vote':
         return cluster.crashDuringVote(f.node, f.downMs);
+      case 'crash-in-snapshot':
+        return cluster.crashDuringSnapshot(f.node, f.step, f.downMs);
       case 'crash-leader': {
         const leader = cluster.leader();
         return leader !== null && cluster.crash(leader, f.downMs);

@@ -7,7 +7,7 @@
  * checked. The same options give the same run, event for event.
  */
 import type { StateMachine } from '../node/index.js';
-import { SimCluster } from './cluster.js';
+import { type ClusterStats, SimCluster } from './cluster.js';
 import {
   defaultFaultProfile,
   drawSchedule,
@@ -79,7 +79,7 @@ export interface SimResult {
   readonly recoveryMs: number | null;
   readonly leadersElected: number;
   readonly network: Readonly<NetworkStats>;
-  readonly cluster: Readonly<{ lives: number; crashes: number; tornTails: number }>;
+  readonly cluster: Readonly<ClusterStats>;
   readonly workload: Readonly<Record<string, number>>;
   readonly verdict: string;
   /** The command that replays this run. */
@@ -113,6 +113,9 @@ export async function simulate<S extends StateMachine = StateMachine>(
     invariants,
     size: nodes,
     createStateMachine: () => workload.createStateMachine(),
+    ...(workload.digest === undefined
+      ? {}
+      : { digest: (state: S) => workload.digest?.(state) ?? '' }),
     tuning,
   });
   const drawn = drawSchedule(root.fork('schedule'), profile, nodes, durationMs);
@@ -264,7 +267,10 @@ function commitEverywhere<S extends StateMachine>(
   return progress;
 }
 
-function replayCommand(options: SimulationOptions<StateMachine>, drawn: number): string {
+function replayCommand(
+  options: Pick<SimulationOptions, 'seed' | 'nodes' | 'durationMs' | 'profile' | 'keep'>,
+  drawn: number,
+): string {
   const parts = ['npx raftkit sim', `--seed ${options.seed}`];
   if ((options.nodes ?? 3) !== 3) parts.push(`--nodes ${options.nodes}`);
   if ((options.durationMs ?? DEFAULT_DURATION_MS) !== DEFAULT_DURATION_MS) {

@@ -13,6 +13,14 @@ export interface SimTuning {
   readonly heartbeatMs: number;
   readonly electionMs: number;
   readonly raft: Required<Pick<RaftTuning, 'preVote' | 'checkQuorum'>> & RaftTuning;
+  /** Snapshot policy and transfer pieces; none: the node's defaults (no run reaches them). */
+  readonly snapshots?: SimSnapshots;
+}
+
+export interface SimSnapshots {
+  readonly snapshotEntries: number;
+  readonly snapshotKeepEntries: number;
+  readonly transfer: { readonly chunkBytes: number };
 }
 
 /** Node defaults: a heartbeat every 100 ms, elections after 1–2 s, pre-vote and check-quorum. */
@@ -35,7 +43,27 @@ export function drawTuning(random: SimRandom): SimTuning {
   const fast = random.chance(0.5);
   const heartbeatMs = fast ? random.between(20, 100) : defaultTuning.heartbeatMs;
   const electionMs = fast ? heartbeatMs * random.between(3, 10) : defaultTuning.electionMs;
-  return { heartbeatMs, electionMs, raft: raft as SimTuning['raft'] };
+  const snapshots = drawSnapshots(random.fork('snapshots'));
+  return {
+    heartbeatMs,
+    electionMs,
+    raft: raft as SimTuning['raft'],
+    ...(snapshots === null ? {} : { snapshots }),
+  };
+}
+
+/**
+ * Half the runs snapshot every 10 to 200 entries, keeping 20 entries or none
+ * behind, so that followers which fall behind (crashed, cut off) are sent snapshots in small
+ * pieces. Drawn from a stream of its own: the other settings stay as they were drawn.
+ */
+function drawSnapshots(random: SimRandom): SimSnapshots | null {
+  if (!random.chance(0.5)) return null;
+  return {
+    snapshotEntries: random.between(10, 200),
+    snapshotKeepEntries: random.chance(0.4) ? 0 : random.between(1, 20),
+    transfer: { chunkBytes: random.between(256, 4096) },
+  };
 }
 
 /** One line for reports: only what differs from the defaults. */
@@ -49,6 +77,13 @@ export function describeTuning(t: SimTuning): string {
   if (t.raft.maxAppendBytes !== undefined) parts.push(`messages of ${t.raft.maxAppendBytes} B`);
   if (t.raft.maxInflightMessages !== undefined) {
     parts.push(`${t.raft.maxInflightMessages} in flight`);
+  }
+  const snap = t.snapshots;
+  if (snap !== undefined) {
+    parts.push(
+      `snapshots every ${snap.snapshotEntries} entries keeping ${snap.snapshotKeepEntries}, ` +
+        `sent in ${snap.transfer.chunkBytes} B pieces`,
+    );
   }
   return parts.length === 0 ? 'defaults' : parts.join(', ');
 }

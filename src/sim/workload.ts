@@ -32,6 +32,12 @@ export interface Workload<S extends StateMachine> {
   run(context: WorkloadContext<S>): Promise<void>;
   /** A command whose commit shows the healed cluster makes progress. */
   livenessCommand(now: number): Uint8Array;
+  /**
+   * A string that two states share exactly when they are equal (a canonical dump, or a hash
+   * of one). With it, the cluster checks that every snapshot at one index holds one state, and
+   * that a state restored from a snapshot is the one snapshotted.
+   */
+  digest?(state: S): string;
   /** Judges the recorded history. */
   check(): WorkloadVerdict;
   /** Counts for the report. */

@@ -64,6 +64,43 @@ export const plantedBugs: readonly PlantedBug[] = [
     find: 'if (!this.matchTerm(prevIndex, prevTerm)) return undefined;',
     replace: 'if (prevIndex > this.lastIndex()) return undefined;',
   },
+  {
+    name: 'snapshot-not-synced',
+    description:
+      'a snapshot file is renamed into place without its data fsynced: power lost after the log is compacted behind it leaves neither',
+    file: 'storage/snapshot-file.ts',
+    find: `      await this.#handle.write(end, this.#at);
+      await this.#handle.sync();`,
+    replace: '      await this.#handle.write(end, this.#at);',
+  },
+  {
+    name: 'snapshot-never-sent',
+    description:
+      'a leader never sends a snapshot: a follower that needs compacted entries waits forever',
+    file: 'core/raft.ts',
+    find: 'if (prevTerm === undefined) return this.#sendSnapshot(to, pr);',
+    replace: 'if (prevTerm === undefined) return false;',
+  },
+  {
+    name: 'install-without-restore',
+    description:
+      "a follower installs the leader's snapshot in its log but keeps its state machine as it was",
+    file: 'node/raft-node.ts',
+    find: `      sync: true,
+    });
+    const header = await restoreFrom(this.#storage, this.stateMachine, file);`,
+    replace: `      sync: true,
+    });
+    const header = { logTime: this.#logClock.time, cluster: null };`,
+  },
+  {
+    name: 'snapshot-matched-by-index',
+    description:
+      "a follower takes a snapshot's last entry as held when it has any entry at that index, keeping a conflicting log",
+    file: 'core/raft.ts',
+    find: 'if (this.log.matchTerm(s.index, s.term)) {',
+    replace: 'if (s.index <= this.log.lastIndex()) {',
+  },
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

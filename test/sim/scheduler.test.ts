@@ -197,15 +197,15 @@ test('the invariants catch each violation they are shown', () => {
   );
 
   const applied = new Invariants();
-  applied.applied('a', 5, 2, new Uint8Array([1]), 2);
-  applied.applied('b', 5, 2, new Uint8Array([1]), 3);
+  applied.applied('a', 5, 2, new Uint8Array([1]), 2, 4);
+  applied.applied('b', 5, 2, new Uint8Array([1]), 3, 4);
   assert.equal(applied.violation, null);
-  applied.applied('c', 5, 3, new Uint8Array([1]), 3);
+  applied.applied('c', 5, 3, new Uint8Array([1]), 3, 4);
   assert.match(violationOf(applied), /state machine safety/);
 
   const completeness = new Invariants();
-  completeness.applied('a', 1, 1, new Uint8Array([1]), 4);
-  completeness.applied('c', 1, 1, new Uint8Array([1]), 3);
+  completeness.applied('a', 1, 1, new Uint8Array([1]), 4, 0);
+  completeness.applied('c', 1, 1, new Uint8Array([1]), 3, 0);
   const log = new MemoryStorage({ entries: [entry(1, 2)] });
   // A leader of an older term than any that knew the entry committed may lack it.
   completeness.leaderElected('d', 2, log);
@@ -218,10 +218,11 @@ test('the invariants catch each violation they are shown', () => {
     id,
     lastIndex: terms.length,
     lastTerm: terms[terms.length - 1] ?? 0,
+    snapshotIndex: 0,
     term: (index) => terms[index - 1],
   });
   const safe = new Invariants();
-  safe.applied('a', 2, 1, new Uint8Array([1]), 1);
+  safe.applied('a', 2, 1, new Uint8Array([1]), 1, 1);
   // c lacks it, but a and b are more up to date (figure 8 once the entry is truly committed).
   safe.checkElectable([view('a', [1, 1]), view('b', [1, 1]), view('c', [1])], 3);
   // Of five, b and e (which hold it) are down: c and d lack it, but only they would vote for c.
@@ -239,4 +240,87 @@ test('the invariants catch each violation they are shown', () => {
   assert.equal(commit.violation, null);
   commit.commitMoved('a', 4, 3);
   assert.match(violationOf(commit), /commit monotonic/);
+});
+
+test('the invariants of snapshots, each fired by a case that breaks it and quiet otherwise', () => {
+  const cmd = new Uint8Array([7]);
+  const meta = (index: number, term: number) => ({
+    index,
+    term,
+    membership: { voters: ['a'], learners: [] },
+  });
+
+  // A node's state machine passing over a command another node applied.
+  const skipped = new Invariants();
+  skipped.applied('a', 3, 1, cmd, 1, 2);
+  skipped.applied('a', 5, 1, cmd, 1, 3);
+  skipped.applied('b', 3, 1, cmd, 1, 0); // 1 and 2 were no commands (none applied there)
+  assert.equal(skipped.violation, null);
+  skipped.applied('b', 6, 1, cmd, 1, 3);
+  assert.match(
+    violationOf(skipped),
+    /no command skipped: b applied entry 6 after 3, passing over the command at 5 \(term 1, applied by a\)/,
+  );
+
+  const agreement = new Invariants();
+  agreement.applied('a', 4, 2, cmd, 2, 3);
+  agreement.snapshotWritten('a', meta(4, 2), 'state-x', true);
+  agreement.snapshotWritten('b', meta(4, 2), null, false); // received from a
+  agreement.snapshotRestored('b', meta(4, 2), 'state-x');
+  agreement.snapshotWritten('c', meta(4, 2), 'state-x', true);
+  assert.equal(agreement.violation, null);
+  agreement.snapshotRestored('c', meta(4, 2), 'state-y');
+  assert.match(
+    violationOf(agreement),
+    /snapshot agreement: c restores a state at 4 unlike the one a snapshotted there/,
+  );
+  const terms = new Invariants();
+  terms.snapshotWritten('a', meta(4, 2), 'state-x', true);
+  terms.snapshotWritten('b', meta(4, 3), 'state-x', true);
+  assert.match(violationOf(terms), /snapshot agreement: b takes a snapshot at 4 of term 3; a's/);
+
+  const ofApplied = new Invariants();
+  ofApplied.applied('a', 4, 2, cmd, 2, 3);
+  ofApplied.snapshotWritten('b', meta(4, 1), 'state-x', true);
+  assert.match(
+    violationOf(ofApplied),
+    /snapshot of applied state: b writes a snapshot at 4 of term 1/,
+  );
+
+  const unknown = new Invariants();
+  unknown.snapshotRestored('a', meta(9, 1), 'state-x');
+  assert.match(violationOf(unknown), /restored state snapshotted: a restored a snapshot at 9/);
+
+  // Installing a snapshot below what the follower acknowledged in this term cuts its log.
+  const ack = { type: 'append-response', success: true, hintIndex: 0, hintTerm: 0 } as const;
+  const install = new Invariants();
+  install.sent({ ...ack, term: 3, from: 'b', to: 'a', index: 6 });
+  install.installed('b', 4, meta(5, 3), []); // a later term: the promise was for term 3
+  install.installed('b', 3, meta(5, 3), [entry(6, 3)]);
+  assert.equal(install.violation, null);
+  install.installed('b', 3, meta(5, 3), []);
+  assert.match(violationOf(install), /acknowledged entries kept: b acknowledged its log up to 6/);
+
+  // A leader whose snapshot covers an applied entry holds it; the entry at its index must match.
+  const covered = new Invariants();
+  covered.applied('a', 2, 1, cmd, 1, 1);
+  covered.applied('a', 3, 1, cmd, 1, 2);
+  const compacted = new MemoryStorage({ entries: [entry(1, 1), entry(2, 1), entry(3, 1)] });
+  compacted.createSnapshot(meta(3, 1));
+  compacted.compact(3);
+  covered.leaderElected('b', 2, compacted);
+  assert.equal(covered.violation, null);
+  // And a node whose snapshot covers the latest applied entry holds it.
+  const view = (snapshotIndex: number, lastIndex: number, lastTerm: number): LogView => ({
+    id: 'c',
+    lastIndex,
+    lastTerm,
+    snapshotIndex,
+    term: (index) => (index === snapshotIndex ? 1 : undefined),
+  });
+  covered.checkElectable([view(3, 3, 1), view(3, 3, 1)], 3);
+  covered.checkElectable([view(4, 4, 1), view(4, 4, 1)], 3);
+  assert.equal(covered.violation, null);
+  covered.checkElectable([view(2, 2, 1), view(2, 2, 2), view(0, 0, 0)], 3);
+  assert.match(violationOf(covered), /committed entries safe: c lacks entry 3/);
 });

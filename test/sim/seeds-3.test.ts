@@ -1,7 +1,7 @@
 /**
  * The simulator on three nodes: a fixed range of seeds, each 20 virtual seconds of clients
  * under faults, must keep every invariant, stay linearizable and recover once healed; across
- * them every kind of fault is injected. `npm run soak` runs random seeds for longer.
+ * them every kind of fault is injected, and snapshots are taken and installed. `npm run soak` runs random seeds for longer.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -19,4 +19,11 @@ test(`seeds 1 to ${SEEDS_3} on three nodes`, async () => {
   // Faults bite: leaders change and some operations end with their outcome unknown.
   assert.ok(results.some((r) => r.leadersElected > 2));
   assert.ok(results.some((r) => (r.workload.unknown ?? 0) > 0));
+  // Half the runs snapshot often: followers that fell behind are sent snapshots.
+  const snapshots = results.reduce((n, r) => n + r.cluster.snapshots, 0);
+  const installs = results.reduce((n, r) => n + r.cluster.installs, 0);
+  assert.ok(snapshots > SEEDS_3 * 5, `only ${snapshots} snapshots taken`);
+  assert.ok(installs >= 10, `only ${installs} snapshots installed`);
+  const cut = results.reduce((n, r) => n + r.cluster.snapshotCrashes, 0);
+  assert.ok(cut >= 3, `only ${cut} power cuts landed in a snapshot step`);
 });

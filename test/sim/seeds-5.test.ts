@@ -12,4 +12,6 @@ test(`seeds 1001 to ${1000 + SEEDS_5} on five nodes`, async () => {
   const results = await runSeeds(seedRange(1001, SEEDS_5, 5));
   const injected = totalInjected(results);
   for (const k of faultKinds) assert.ok(injected[k] > 0, `no ${k} fault was injected`);
+  const installs = results.reduce((n, r) => n + r.cluster.installs, 0);
+  assert.ok(installs >= 5, `only ${installs} snapshots installed`);
 });
