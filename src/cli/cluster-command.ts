@@ -28,6 +28,7 @@ interface ClusterFlags {
   electionMs?: number;
   heartbeatMs?: number;
   snapshotEntries?: number;
+  snapshotBytes?: number;
   snapshotKeepEntries?: number;
 }
 
@@ -54,6 +55,7 @@ export function clusterCommand(output: Output): Command {
     .option('--election-ms <ms>', 'passed to every node', positiveInteger)
     .option('--log-level <level>', 'passed to every node')
     .option('--snapshot-entries <n>', 'passed to every node', positiveInteger)
+    .option('--snapshot-bytes <n>', 'passed to every node', positiveInteger)
     .option('--snapshot-keep-entries <n>', 'passed to every node', nonNegativeInteger)
     .action((flags: ClusterFlags) => runCluster(flags, output));
 }
@@ -79,6 +81,7 @@ async function runCluster(flags: ClusterFlags, output: Output): Promise<void> {
         ...pass('--heartbeat-ms', flags.heartbeatMs),
         ...pass('--election-ms', flags.electionMs),
         ...pass('--snapshot-entries', flags.snapshotEntries),
+        ...pass('--snapshot-bytes', flags.snapshotBytes),
         ...pass('--snapshot-keep-entries', flags.snapshotKeepEntries),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },

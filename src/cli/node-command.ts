@@ -17,6 +17,7 @@ import {
 import {
   DEFAULT_ELECTION_MS,
   DEFAULT_HEARTBEAT_MS,
+  DEFAULT_SNAPSHOT_BYTES,
   DEFAULT_SNAPSHOT_ENTRIES,
   DEFAULT_SNAPSHOT_KEEP_ENTRIES,
 } from '../node/index.js';
@@ -41,6 +42,7 @@ export interface NodeFlags {
   logFormat?: LogFormat;
   logLevel: LogLevel;
   snapshotEntries: number;
+  snapshotBytes: number;
   snapshotKeepEntries: number;
 }
 
@@ -86,6 +88,12 @@ export function nodeCommand(output: Output): Command {
       DEFAULT_SNAPSHOT_ENTRIES,
     )
     .option(
+      '--snapshot-bytes <n>',
+      'or sooner, once the entries applied since the last snapshot pass this many bytes',
+      positiveInteger,
+      DEFAULT_SNAPSHOT_BYTES,
+    )
+    .option(
       '--snapshot-keep-entries <n>',
       'entries kept behind a snapshot, for followers slightly behind',
       nonNegativeInteger,
@@ -117,6 +125,7 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
     heartbeatMs: flags.heartbeatMs,
     electionMs: flags.electionMs,
     snapshotEntries: flags.snapshotEntries,
+    snapshotBytes: flags.snapshotBytes,
     snapshotKeepEntries: flags.snapshotKeepEntries,
     logger,
     server: { requestTimeoutMs: flags.requestTimeoutMs },

@@ -127,7 +127,7 @@ export class KvStore implements StateMachine {
     const parsed = await parseKv(chunks);
     const problem = checkSessionSnapshot(parsed.sessions);
     if (problem !== undefined) throw new KvSnapshotError(`sessions: ${problem}`);
-    this.#data = mapOf(parsed.data);
+    this.#data = SnapshotMap.adopt(parsed.data);
     this.#appliedIndex = parsed.appliedIndex;
     this.sessions.restore(parsed.sessions);
   }

@@ -29,6 +29,14 @@ export class SnapshotMap<V> {
   #frozen = false;
   #size = 0;
 
+  /** A map holding `base`, which it takes over: the caller must not use `base` again. */
+  static adopt<V>(base: Map<string, V>): SnapshotMap<V> {
+    const map = new SnapshotMap<V>();
+    map.#base = base;
+    map.#size = base.size;
+    return map;
+  }
+
   get size(): number {
     return this.#size;
   }

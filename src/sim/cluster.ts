@@ -76,6 +76,8 @@ interface StorageWatch {
   snapshotWritten(meta: SnapshotMeta): void;
   /** The log is replaced by the snapshot `meta` and `entries` after it, in `term`. */
   installed(term: number, meta: SnapshotMeta, entries: readonly Entry[]): void;
+  /** The log is compacted up to `upTo`; the newest durable snapshot is at `durable`. */
+  compacted(upTo: number, durable: number): void;
 }
 
 /** The storage a node runs on, with every write shown to the invariants first. */
@@ -83,9 +85,17 @@ class ObservedStorage implements DurableStorage {
   readonly #inner: DurableStorage;
   readonly #watch: StorageWatch;
 
+  /** The index of the newest snapshot known durable here (written, or found at the start). */
+  #durableSnapshot: number;
+
   constructor(inner: DurableStorage, watch: StorageWatch) {
     this.#inner = inner;
     this.#watch = watch;
+    this.#durableSnapshot = inner.snapshot()?.index ?? 0;
+  }
+
+  #durable(index: number): void {
+    this.#durableSnapshot = Math.max(this.#durableSnapshot, index);
   }
 
   hardState() {
@@ -132,6 +142,7 @@ class ObservedStorage implements DurableStorage {
     if (snapshot !== undefined) {
       this.#snapshotStep();
       this.#watch.installed(term, snapshot.meta, update.entries);
+      return this.#inner.save(update).then(() => this.#durable(snapshot.meta.index));
     } else {
       const first = update.entries[0];
       if (first !== undefined) {
@@ -153,10 +164,14 @@ class ObservedStorage implements DurableStorage {
     return (this.#inner.writeSnapshot as NonNullable<DurableStorage['writeSnapshot']>)(
       meta,
       chunks,
-    );
+    ).then((file) => {
+      this.#durable(file.meta.index);
+      return file;
+    });
   }
   compact(upTo: number): Promise<void> {
     this.#snapshotStep();
+    this.#watch.compacted(upTo, this.#durableSnapshot);
     return (this.#inner.compact as NonNullable<DurableStorage['compact']>)(upTo);
   }
   readSnapshot(file: SnapshotFile): AsyncIterable<Uint8Array> {
@@ -344,13 +359,21 @@ export class SimCluster<S extends StateMachine> {
           const took = frozen;
           frozen = null;
           if (life.crashed) return;
-          if (took !== null) this.stats.snapshots++;
-          invariants.snapshotWritten(slot.id, meta, took?.digest ?? null, took !== null);
+          if (took === null) {
+            invariants.snapshotReceived(slot.id, meta);
+            return;
+          }
+          this.stats.snapshots++;
+          const commit = life.node?.status().commitIndex ?? 0;
+          invariants.snapshotTaken(slot.id, meta, took.digest, commit);
         },
         installed: (term, meta, entries) => {
           if (life.crashed) return;
           this.stats.installs++;
           invariants.installed(slot.id, term, meta, entries);
+        },
+        compacted: (upTo, durable) => {
+          if (!life.crashed) invariants.compacted(slot.id, upTo, durable);
         },
       });
       life.storage = storage;

@@ -29,7 +29,10 @@
  * And of snapshots (the leader completeness and safety checks count a snapshot as holding
  * every entry up to its index):
  *
- * - a snapshot is of applied state: the entry at its index is the one applied there;
+ * - a snapshot is of committed entries: its index is within the node's commit index, and the
+ *   entry there is the one applied there;
+ * - compaction only behind a durable snapshot: a node never drops entries from its log that
+ *   no snapshot it has made durable covers (power lost then would leave a gap);
  * - snapshot agreement: all snapshots at one index have one term and hold one state (by the
  *   workload's digest of the state as it was frozen, and as it is restored);
  * - a restored state is one a node snapshotted;
@@ -262,19 +265,41 @@ export class Invariants {
   }
 
   /**
-   * `id` writes a snapshot at `meta`: one it `took`, of the state whose digest is `digest`
-   * (null: the workload gives none), or one it receives from its leader.
+   * `id` takes a snapshot at `meta` of the state whose digest is `digest` (null: the workload
+   * gives none), its commit index being `commit`.
    */
-  snapshotWritten(id: NodeId, meta: SnapshotMeta, digest: string | null, took: boolean): void {
-    const applied = this.#applied.get(meta.index);
-    if (applied !== undefined && applied.term !== meta.term) {
+  snapshotTaken(id: NodeId, meta: SnapshotMeta, digest: string | null, commit: number): void {
+    if (meta.index > commit) {
       this.#fail(
-        'snapshot of applied state',
-        `${id} writes a snapshot at ${meta.index} of term ${meta.term}; the entry applied there is of term ${applied.term} (by ${applied.by})`,
+        'snapshot of committed entries',
+        `${id} takes a snapshot at ${meta.index} with its commit index at ${commit}`,
       );
       return;
     }
-    this.#seeSnapshot(id, meta, digest, took ? 'takes' : 'receives');
+    const applied = this.#applied.get(meta.index);
+    if (applied !== undefined && applied.term !== meta.term) {
+      this.#fail(
+        'snapshot of committed entries',
+        `${id} takes a snapshot at ${meta.index} of term ${meta.term}; the entry applied there is of term ${applied.term} (by ${applied.by})`,
+      );
+      return;
+    }
+    this.#seeSnapshot(id, meta, digest, 'takes');
+  }
+
+  /** `id` receives its leader's snapshot at `meta`. */
+  snapshotReceived(id: NodeId, meta: SnapshotMeta): void {
+    this.#seeSnapshot(id, meta, null, 'receives');
+  }
+
+  /** `id` compacts its log up to `upTo`, its newest durable snapshot being at `durable`. */
+  compacted(id: NodeId, upTo: number, durable: number): void {
+    if (upTo > durable) {
+      this.#fail(
+        'compaction behind a durable snapshot',
+        `${id} compacts its log up to ${upTo}, and its newest durable snapshot is at ${durable}`,
+      );
+    }
   }
 
   /** `id` restored its state machine from its snapshot at `meta`; the state's digest. */

@@ -125,6 +125,16 @@ test('a snapshot taken while writes go on is the state at its start, restored ex
   await live.restoreSnapshot(store.takeSnapshot());
   assert.deepEqual(new Map(live.snapshot().data), new Map(store.snapshot().data));
   assert.equal(live.size, store.size);
+  // The restored map (adopted as parsed) counts, freezes and changes like any other.
+  const view = live.takeSnapshot();
+  live.apply(encodeKvCommand({ op: 'del', key: 'key-0' }), index + 2, index * 10);
+  live.apply(encodeKvCommand({ op: 'put', key: 'fresh', value: 'f' }), index + 3, index * 10);
+  assert.equal(live.size, store.size);
+  const again = new KvStore();
+  await again.restoreSnapshot(view);
+  assert.deepEqual(new Map(again.snapshot().data), new Map(store.snapshot().data));
+  assert.equal(live.get('key-0'), undefined);
+  assert.equal(live.get('fresh')?.value, 'f');
 });
 
 test('a damaged snapshot is refused and the state is left as it was', async () => {

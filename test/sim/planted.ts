@@ -74,6 +74,41 @@ export const plantedBugs: readonly PlantedBug[] = [
     replace: '      await this.#handle.write(end, this.#at);',
   },
   {
+    name: 'compact-before-durable',
+    description:
+      'a node compacts its log while its snapshot is still being written: the segments go before the snapshot covering them is durable',
+    file: 'node/snapshots.ts',
+    find: `      const file = await (storage.writeSnapshot as NonNullable<DurableStorage['writeSnapshot']>)(
+        meta,
+        chunks,
+      );
+      this.#lastIndex = meta.index;
+      await (storage.compact as NonNullable<DurableStorage['compact']>)(
+        Math.max(0, meta.index - this.#keep),
+      );`,
+    replace: `      const writing = (storage.writeSnapshot as NonNullable<DurableStorage['writeSnapshot']>)(
+        meta,
+        chunks,
+      );
+      this.#lastIndex = meta.index;
+      await (storage.compact as NonNullable<DurableStorage['compact']>)(
+        Math.max(0, meta.index - this.#keep),
+      );
+      const file = await writing;`,
+  },
+  {
+    name: 'install-before-durable',
+    description:
+      "a follower hands the leader's snapshot to the core (which installs it and answers) before the file it is written to is durable",
+    file: 'node/snapshot-transfer.ts',
+    find: `    try {
+      await incoming.written;
+    } catch (e) {`,
+    replace: `    try {
+      void incoming.written;
+    } catch (e) {`,
+  },
+  {
     name: 'snapshot-never-sent',
     description:
       'a leader never sends a snapshot: a follower that needs compacted entries waits forever',

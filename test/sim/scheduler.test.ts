@@ -264,10 +264,10 @@ test('the invariants of snapshots, each fired by a case that breaks it and quiet
 
   const agreement = new Invariants();
   agreement.applied('a', 4, 2, cmd, 2, 3);
-  agreement.snapshotWritten('a', meta(4, 2), 'state-x', true);
-  agreement.snapshotWritten('b', meta(4, 2), null, false); // received from a
+  agreement.snapshotTaken('a', meta(4, 2), 'state-x', 4);
+  agreement.snapshotReceived('b', meta(4, 2));
   agreement.snapshotRestored('b', meta(4, 2), 'state-x');
-  agreement.snapshotWritten('c', meta(4, 2), 'state-x', true);
+  agreement.snapshotTaken('c', meta(4, 2), 'state-x', 5);
   assert.equal(agreement.violation, null);
   agreement.snapshotRestored('c', meta(4, 2), 'state-y');
   assert.match(
@@ -275,16 +275,32 @@ test('the invariants of snapshots, each fired by a case that breaks it and quiet
     /snapshot agreement: c restores a state at 4 unlike the one a snapshotted there/,
   );
   const terms = new Invariants();
-  terms.snapshotWritten('a', meta(4, 2), 'state-x', true);
-  terms.snapshotWritten('b', meta(4, 3), 'state-x', true);
+  terms.snapshotTaken('a', meta(4, 2), 'state-x', 4);
+  terms.snapshotTaken('b', meta(4, 3), 'state-x', 4);
   assert.match(violationOf(terms), /snapshot agreement: b takes a snapshot at 4 of term 3; a's/);
 
   const ofApplied = new Invariants();
   ofApplied.applied('a', 4, 2, cmd, 2, 3);
-  ofApplied.snapshotWritten('b', meta(4, 1), 'state-x', true);
+  ofApplied.snapshotTaken('b', meta(4, 1), 'state-x', 4);
   assert.match(
     violationOf(ofApplied),
-    /snapshot of applied state: b writes a snapshot at 4 of term 1/,
+    /snapshot of committed entries: b takes a snapshot at 4 of term 1; the entry applied there is of term 2/,
+  );
+  const uncommitted = new Invariants();
+  uncommitted.snapshotTaken('a', meta(4, 2), 'state-x', 3);
+  assert.match(
+    violationOf(uncommitted),
+    /snapshot of committed entries: a takes a snapshot at 4 with its commit index at 3/,
+  );
+
+  const compaction = new Invariants();
+  compaction.compacted('a', 10, 10);
+  compaction.compacted('a', 0, 0);
+  assert.equal(compaction.violation, null);
+  compaction.compacted('a', 11, 10);
+  assert.match(
+    violationOf(compaction),
+    /compaction behind a durable snapshot: a compacts its log up to 11/,
   );
 
   const unknown = new Invariants();
