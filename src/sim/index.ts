@@ -4,7 +4,7 @@
  * disks, a seeded fault schedule, invariants checked at every step, and client histories
  * checked for linearizability.
  */
-export { Observed, type Reply, SimCluster, type SimNode } from './cluster.js';
+export { type Reply, SimCluster, type SimNode } from './cluster.js';
 export {
   defaultFaultProfile,
   describeFault,
@@ -19,6 +19,7 @@ export {
 } from './faults.js';
 export { InvariantViolation } from './invariants.js';
 export { KvWorkload, type KvWorkloadOptions } from './kv-workload.js';
+export { Observed, type StateWatch } from './observed.js';
 export { SimRandom } from './random.js';
 export { Actor, Scheduler } from './scheduler.js';
 export { type ShrinkOptions, type Shrunk, shrink } from './shrink.js';
