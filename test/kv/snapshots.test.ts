@@ -20,11 +20,15 @@ const small = {
   snapshotTransfer: { chunkBytes: 4096, windowBytes: 16_384 },
 };
 
-async function putMany(url: string, from: number, to: number): Promise<void> {
+async function putMany(url: string, from: number, to: number, pad = ''): Promise<void> {
   for (let i = from; i < to; i += 25) {
     await Promise.all(
       Array.from({ length: Math.min(25, to - i) }, (_, j) =>
-        request(`${url}/v1/kv/key-${i + j}`, 'PUT', JSON.stringify({ value: `value ${i + j}` })),
+        request(
+          `${url}/v1/kv/key-${i + j}`,
+          'PUT',
+          JSON.stringify({ value: `value ${i + j}${pad}` }),
+        ),
       ).map(async (r) => assert.equal((await r).status, 200)),
     );
   }
@@ -82,6 +86,37 @@ test('snapshots are taken, a far-behind follower catches up by one, a restart re
     const got = await request(`${c.urls[again]}/v1/kv/key-650`);
     assert.equal(got.body.value, 'value 650');
     for (const n of c.nodes) assert.equal(n?.store.size, 700);
+  } finally {
+    await c.close();
+  }
+});
+
+test('over UDP a snapshot comes in pieces that each fit a datagram, acknowledged', async () => {
+  // Default pieces (1 MiB) do not fit a datagram: the sender cuts them to what one carries.
+  const c = await KvCluster.start(3, {
+    transport: 'udp',
+    snapshotEntries: 50,
+    snapshotKeepEntries: 10,
+  });
+  try {
+    const leader = await c.leader();
+    const url = c.urls[leader] as string;
+    const follower = (leader + 1) % 3;
+    await c.stopNode(follower);
+    await putMany(url, 0, 400, 'x'.repeat(1000));
+    const back = await c.startNode(follower);
+    await eventually(
+      () => back.node.status().appliedIndex >= (c.nodes[leader]?.node.status().commitIndex ?? 0),
+      'the follower to catch up over UDP',
+      10_000,
+    );
+    assert.ok(back.node.status().snapshotIndex > 0, 'by snapshot');
+    assert.deepEqual(storeOf(back), storeOf(c.nodes[leader] as KvNode));
+    const sent = c.nodes[leader]?.node.transportStats().sentByType['snapshot-chunk'] ?? 0;
+    // About 400 KB of state in pieces of under 64 KiB.
+    assert.ok(sent >= 6, `${sent} pieces`);
+    const acks = back.node.transportStats().sentByType['snapshot-ack'] ?? 0;
+    assert.ok(acks >= sent - 1, `${acks} acknowledgements for ${sent} pieces`);
   } finally {
     await c.close();
   }
