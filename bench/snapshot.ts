@@ -345,6 +345,7 @@ async function installThroughput() {
       600_000,
     );
     const ls = leader.node.status();
+    const termBefore = leader.node.term;
     const snapshotBytes = diskBytes(
       join(dirs[raft.indexOf(leader.node.id)] as string, 'state_machine'),
     );
@@ -366,6 +367,8 @@ async function installThroughput() {
       );
     }
     return {
+      // The pieces travel beside heartbeats: no election while they stream.
+      leaderKept: leader.node.isLeader && leader.node.term === termBefore,
       keys: follower.store.size,
       snapshotIndex: ls.snapshotIndex,
       snapshotMB: mb(snapshotBytes),
