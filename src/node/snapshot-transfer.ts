@@ -318,8 +318,22 @@ export class SnapshotTransfers {
   #take(m: SnapshotChunk): { offset: number; status: SnapshotAck['status'] } | null {
     const { storage } = this.#ctx;
     if (storage.writeSnapshot === undefined) return { offset: 0, status: 'failed' };
-    // Already here (a late copy of a finished transfer): nothing to write.
-    if ((storage.snapshot()?.index ?? 0) >= m.snapshot.index) {
+    // Already installed (a late copy of a finished transfer): nothing to do.
+    if (this.#ctx.raw.status().commitIndex >= m.snapshot.index) {
+      return { offset: m.offset + m.data.byteLength, status: 'installed' };
+    }
+    // Already written here, and not installed: its hand-over to the core was lost (the core
+    // had moved to a later term and dropped it). Handed over again from the file, as the
+    // sender's, rather than answered as done (the sender would then wait on it forever).
+    const file = storage.snapshotFile?.() ?? null;
+    if (file !== null && file.meta.index >= m.snapshot.index) {
+      this.#ctx.deliver({
+        type: 'install-snapshot',
+        from: m.from,
+        to: this.#ctx.id,
+        term: m.term,
+        snapshot: file.meta,
+      });
       return { offset: m.offset + m.data.byteLength, status: 'installed' };
     }
     const current = this.#incoming;

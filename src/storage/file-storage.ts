@@ -153,7 +153,16 @@ export class FileStorage implements DurableStorage {
   #snapshot: SnapshotFile | null;
   /** Compactions waiting for the flush under way: run between flushes, never during one. */
   #compactions: { upTo: number; resolve: () => void; reject: (e: Error) => void }[] = [];
-  #snapshotWrite: Promise<unknown> = Promise.resolve();
+  /** Snapshot writes under way, each settled (`close()` waits for them all). */
+  readonly #snapshotWrites = new Set<Promise<unknown>>();
+  /**
+   * Snapshot commits, one at a time: two writers of one snapshot (the node's own and the
+   * leader's, at one index) each stream to a temporary file of their own, and only the first
+   * to finish renames; the other learns of it.
+   */
+  #snapshotCommits: Promise<unknown> = Promise.resolve();
+  /** Numbers the temporary files of this storage's snapshot writes. */
+  #snapshotWriters = 0;
   #identityWrite: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -305,22 +314,45 @@ export class FileStorage implements DurableStorage {
       throw new StorageFailedError('the storage is read-only or closed');
     }
     const write = (async () => {
-      const writer = await SnapshotWriter.create(this.#fs, this.#dir, meta);
+      const writer = await SnapshotWriter.create(
+        this.#fs,
+        this.#dir,
+        meta,
+        ++this.#snapshotWriters,
+      );
       try {
         for await (const chunk of chunks) await writer.write(chunk);
       } catch (err) {
         await writer.abort();
         throw err;
       }
-      const file = await writer.commit();
-      if (this.#snapshot === null || file.meta.index > this.#snapshot.meta.index) {
-        this.#snapshot = file;
-      }
-      await pruneSnapshots(this.#fs, this.#dir, this.#snapshot.meta.index);
-      return file;
+      const commit = this.#snapshotCommits.then(() => this.#commitSnapshot(writer));
+      this.#snapshotCommits = commit.catch(() => {});
+      return commit;
     })();
-    this.#snapshotWrite = write.catch(() => {});
+    const settled = write.then(
+      () => {},
+      () => {},
+    );
+    this.#snapshotWrites.add(settled);
+    void settled.then(() => this.#snapshotWrites.delete(settled));
     return write;
+  }
+
+  /**
+   * Makes `writer`'s snapshot the newest, unless one as new is already durable: then that one
+   * is the answer (it holds the same state, or a later one) and this one is dropped.
+   */
+  async #commitSnapshot(writer: SnapshotWriter): Promise<SnapshotFile> {
+    const newest = this.#snapshot;
+    if (newest !== null && newest.meta.index >= writer.meta.index) {
+      await writer.abort();
+      return newest;
+    }
+    const file = await writer.commit();
+    this.#snapshot = file;
+    await pruneSnapshots(this.#fs, this.#dir, file.meta.index);
+    return file;
   }
 
   /**
@@ -476,7 +508,7 @@ export class FileStorage implements DurableStorage {
     this.#closed = true;
     await this.#flushing;
     await this.#identityWrite.catch(() => {});
-    await this.#snapshotWrite;
+    await Promise.all(this.#snapshotWrites);
     // A cleanly stopped node leaves its commit index in the file too.
     const commit = Math.min(this.#hardState.commit, this.#wal.durableIndex());
     if (this.#release !== null && this.#failure === null && commit !== this.#fileCommit) {

@@ -80,12 +80,20 @@ export class SnapshotWriter {
     this.#at = at;
   }
 
-  /** Starts `dir/state_machine/<name>.tmp` with the header of `meta`. */
-  static async create(fs: FileSystem, dir: string, meta: SnapshotMeta): Promise<SnapshotWriter> {
+  /**
+   * Starts `dir/state_machine/<name>.<writer>.tmp` with the header of `meta`; `writer` tells
+   * apart two writes of one snapshot at once.
+   */
+  static async create(
+    fs: FileSystem,
+    dir: string,
+    meta: SnapshotMeta,
+    writer = 0,
+  ): Promise<SnapshotWriter> {
     const problem = checkSnapshotMeta(meta);
     if (problem !== undefined) throw new TypeError(problem);
     await fs.mkdir(joinPath(dir, SNAPSHOT_DIR));
-    const temporary = `${joinPath(dir, snapshotFileName(meta))}.tmp`;
+    const temporary = `${joinPath(dir, snapshotFileName(meta))}.${writer}.tmp`;
     const handle = await fs.open(temporary, 'create');
     const header = new TextEncoder().encode(
       JSON.stringify({

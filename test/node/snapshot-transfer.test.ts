@@ -2,13 +2,17 @@
  * A snapshot streamed to a follower over a network that loses its pieces: a lost piece is
  * asked for again (the follower sees a gap) or resent after a silence, and a transfer that
  * stops moving is given up and started again later, on its own; the follower ends with the
- * leader's store either way.
+ * leader's store either way. And a snapshot written here whose hand-over to the core was
+ * lost is handed over again from its file.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { RawNode } from '../../src/core/index.js';
 import { encodeKvCommand, KvStore } from '../../src/kv/index.js';
 import type { NodeLogger, RaftNode } from '../../src/node/index.js';
-import type { Transport, WireMessage } from '../../src/transport/index.js';
+import { SnapshotTransfers } from '../../src/node/snapshot-transfer.js';
+import type { DurableStorage } from '../../src/storage/index.js';
+import type { SnapshotChunk, Transport, WireMessage } from '../../src/transport/index.js';
 import { eventually } from '../support/ports.js';
 import { TestCluster } from './support.js';
 
@@ -155,4 +159,56 @@ test('a transfer that stops moving is given up, and sent again once pieces get t
   } finally {
     await c.stop();
   }
+});
+
+test('a snapshot already written here but not installed (its delivery went stale) is installed from the file, not acknowledged as done', async () => {
+  // Found by the simulator (soak, seed 250816298, in regressions.json): a follower wrote the
+  // leader's snapshot, but its core had moved to a later term and dropped the delivery; every
+  // later transfer of that snapshot was answered "installed" at once (the file was there), so
+  // the leader probed, needed the snapshot again, and the follower stayed behind forever.
+  const meta = { index: 40, term: 2, membership: { voters: ['a', 'b'], learners: [] } };
+  const delivered: WireMessage[] = [];
+  const sent: WireMessage[] = [];
+  let commit = 10;
+  const transfers = new SnapshotTransfers({
+    id: 'b',
+    raw: { status: () => ({ commitIndex: commit }), reportSnapshot() {} } as unknown as RawNode,
+    storage: {
+      snapshot: () => meta,
+      snapshotFile: () => ({ meta, file: 'state_machine/x.snap', bytes: 10 }),
+      writeSnapshot: () => Promise.reject(new Error('not written again')),
+    } as unknown as DurableStorage,
+    transport: { send: (m: WireMessage) => sent.push(m), maxMessageBytes: 1 << 20 } as never,
+    logger,
+    now: () => 0,
+    options: {},
+    deliver: (m) => delivered.push(m),
+    schedule() {},
+  });
+  const lastAck = () => {
+    const m = sent.at(-1);
+    return m?.type === 'snapshot-ack' ? m.status : m?.type;
+  };
+  const chunk = (offset: number): SnapshotChunk => ({
+    type: 'snapshot-chunk',
+    from: 'a',
+    to: 'b',
+    term: 3,
+    snapshot: meta,
+    offset,
+    last: false,
+    data: new Uint8Array(4),
+  });
+  transfers.onChunk(chunk(0));
+  assert.deepEqual(
+    delivered.map((m) => m.type === 'install-snapshot' && [m.term, m.snapshot.index]),
+    [[3, 40]],
+    'handed to the core, from the file, in the sender term',
+  );
+  assert.equal(lastAck(), 'installed');
+  // Once the core has it (its commit reached the snapshot), a late piece is only answered.
+  commit = 40;
+  transfers.onChunk(chunk(4));
+  assert.equal(delivered.length, 1);
+  assert.equal(lastAck(), 'installed');
 });

@@ -99,6 +99,46 @@ for (const makeDisk of [memoryDisk, realDisk]) {
       await again.close();
     });
 
+    test("two writers of one snapshot at once (its own and the leader's): one file, both resolve", async () => {
+      // Found by the simulator (soak, seed 250815925): a follower took its own snapshot at the
+      // index of the leader's it was receiving; both wrote the same temporary file, and the
+      // second rename failed with ENOENT, stopping the node.
+      disk = makeDisk();
+      const s = await withLog(100);
+      const slow = async function* () {
+        yield new TextEncoder().encode('leader state ');
+        await new Promise((r) => setTimeout(r, 20));
+        yield new TextEncoder().encode('at 70');
+      };
+      const [a, b] = await Promise.all([
+        s.writeSnapshot(meta(70, 1), slow()),
+        s.writeSnapshot(meta(70, 1), chunksOf('own state at 70')),
+      ]);
+      assert.deepEqual(a, b, 'the second is told of the first, not renamed over it');
+      assert.deepEqual(s.snapshotFile(), a);
+      // And an older one finishing after a newer one does not replace it.
+      const [c, d] = await Promise.all([
+        s.writeSnapshot(meta(80, 1), slow()),
+        s.writeSnapshot(meta(90, 1), chunksOf('state at 90')),
+      ]);
+      assert.deepEqual(c, d);
+      assert.deepEqual(s.snapshot(), meta(90, 1));
+      const names = ((await disk.fs.list(`${disk.dir}/state_machine`)) ?? []).sort();
+      assert.ok(
+        names.every((n) => !n.endsWith('.tmp')),
+        names.join(' '),
+      );
+      await s.compact(85);
+      await s.close();
+      const again = await disk.open(small);
+      assert.deepEqual(again.snapshot(), meta(90, 1));
+      const state = [];
+      for await (const chunk of again.readSnapshot(again.snapshotFile() as never))
+        state.push(chunk);
+      assert.equal(new TextDecoder().decode(Buffer.concat(state)), 'state at 90');
+      await again.close();
+    });
+
     test('a damaged newest snapshot: the older one if the log reaches it, said so; else refused', async () => {
       disk = makeDisk();
       const s = await withLog(100);
