@@ -67,8 +67,9 @@ async function replay<S extends StateMachine, T>(
     for (let i = from; i <= commit; ) {
       const chunk = storage.entries(i, commit + 1, 4 * 1024 * 1024);
       for (const e of chunk) {
-        // The node's own entries (no-ops, the cluster's identity) are no state machine's.
-        if (e.kind === 'noop' || clusterIdentityOf(e.data) !== null) continue;
+        // The node's own entries (no-ops, configurations, the cluster's identity) are no
+        // state machine's.
+        if (e.kind !== 'command' || clusterIdentityOf(e.data) !== null) continue;
         const command = decodeCommand(e.data);
         try {
           if (typeof command === 'string') throw new Error(command);

@@ -10,6 +10,7 @@ export type RaftErrorCode =
   | 'RAFT_PROPOSAL_DROPPED'
   | 'RAFT_OVERLOADED'
   | 'RAFT_TRANSFER_REJECTED'
+  | 'RAFT_MEMBERSHIP_REFUSED'
   | 'RAFT_INVALID_MESSAGE'
   | 'RAFT_INVALID_CONFIG'
   | 'RAFT_ASSERTION'
@@ -120,6 +121,45 @@ export class TransferRejectedError extends RaftError {
   constructor(target: NodeId, detail: string) {
     super('RAFT_TRANSFER_REJECTED', `cannot transfer leadership to ${target}: ${detail}`);
     this.target = target;
+  }
+}
+
+export type MembershipRefusal =
+  /** Another change is not yet committed (or a joint configuration not yet left): retry. */
+  | 'change-in-progress'
+  /** This leader has not committed an entry of its own term yet (thesis §4.1): retry soon. */
+  | 'not-ready'
+  /** The change names a node that is not a member. */
+  | 'unknown-member'
+  /** The change adds a node that is already a member in that role. */
+  | 'already-member'
+  /** The change would leave the cluster without a voter. */
+  | 'no-voter-left'
+  /** A node to become a voter is missing, or too far behind the leader's log. */
+  | 'not-caught-up'
+  /** The change is malformed (empty, a node named twice, a bad id or address). */
+  | 'invalid';
+
+export const membershipRefusals: readonly MembershipRefusal[] = [
+  'change-in-progress',
+  'not-ready',
+  'unknown-member',
+  'already-member',
+  'no-voter-left',
+  'not-caught-up',
+  'invalid',
+];
+
+/** The leader refused a membership change; `reason` says why, and nothing was changed. */
+export class MembershipChangeError extends RaftError {
+  readonly reason: MembershipRefusal;
+  /** The message without its prefix: what a forwarded refusal carries. */
+  readonly detail: string;
+
+  constructor(reason: MembershipRefusal, detail: string) {
+    super('RAFT_MEMBERSHIP_REFUSED', `membership change refused (${reason}): ${detail}`);
+    this.reason = reason;
+    this.detail = detail;
   }
 }
 

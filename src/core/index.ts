@@ -2,11 +2,16 @@
  * @module
  * The Raft protocol as a pure, deterministic state machine.
  */
+export { type ChangePlan, leaveJoint, type MemberChange, planChange } from './config-change.js';
+export { checkMembershipSpec, decodeConfig, encodeConfig, membershipOf } from './config-entry.js';
 export { describeEntries, describeEntry, describeMessage } from './describe.js';
 export {
   AssertionError,
   InvalidConfigError,
   InvalidMessageError,
+  MembershipChangeError,
+  type MembershipRefusal,
+  membershipRefusals,
   NotLeaderError,
   OverloadedError,
   ProposalDroppedError,
@@ -21,11 +26,15 @@ export { type LogStorage, MemoryStorage, type MemoryStorageInit } from './log-st
 export {
   allMembers,
   describeMembership,
+  isJoint,
   isMember,
   isVoter,
   type Membership,
   type MembershipSpec,
   membership,
+  membershipSpec,
+  sameMembers,
+  unknownMembership,
 } from './membership.js';
 export type {
   AppendRequest,
@@ -52,13 +61,7 @@ export {
   finishReady,
   type ReadyHandler,
 } from './ready-order.js';
-export {
-  checkSnapshotMeta,
-  membershipOf,
-  type SnapshotMembership,
-  type SnapshotMeta,
-  snapshotMembership,
-} from './snapshot.js';
+export { checkSnapshotMeta, type SnapshotMembership, type SnapshotMeta } from './snapshot.js';
 export {
   ENTRY_OVERHEAD_BYTES,
   type Entry,

@@ -38,6 +38,11 @@ export interface LogStorage {
    * that needs an entry it no longer holds.
    */
   snapshot(): SnapshotMeta | null;
+  /**
+   * The indexes of the `config` entries held, ascending: the core rebuilds the configuration
+   * in force from them (and the snapshot's) when it starts, without reading the whole log.
+   */
+  configIndexes(): readonly number[];
 }
 
 export interface MemoryStorageInit {
@@ -159,6 +164,10 @@ export class MemoryStorage implements LogStorage {
     this.#compactedTerm = this.term(index) as number;
     this.#entries = this.#entries.slice(index - this.#compactedIndex);
     this.#compactedIndex = index;
+  }
+
+  configIndexes(): readonly number[] {
+    return this.#entries.filter((e) => e.kind === 'config').map((e) => e.index);
   }
 
   /** Everything held, for tests and inspection. */

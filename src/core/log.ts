@@ -7,8 +7,11 @@
  * apply until the layer above has restored it (`snapshotApplied`).
  */
 import { assert } from './assert.js';
+import { decodeConfig, membershipOf } from './config-entry.js';
+import { ConfigLog } from './config-log.js';
 import { type LogStorage, sliceBytes } from './log-storage.js';
 import { UnstableLog } from './log-unstable.js';
+import type { Membership } from './membership.js';
 import type { SnapshotMeta } from './snapshot.js';
 import { type Entry, entrySizeBytes } from './types.js';
 
@@ -34,9 +37,13 @@ export class RaftLog implements LogView {
   committed: number;
   /** Highest index handed to the state machine. Invariant: applied <= committed. */
   applied: number;
+  /** The configurations along the log; the last one is in force. */
+  readonly configs: ConfigLog;
 
-  constructor(storage: LogStorage, applied: number) {
+  /** `initial` is the membership before any configuration entry or snapshot (a new cluster's). */
+  constructor(storage: LogStorage, applied: number, initial: Membership) {
     this.storage = storage;
+    this.configs = loadConfigs(storage, initial);
     this.unstable = new UnstableLog(storage.lastIndex() + 1);
     const commit = storage.hardState().commit;
     // A hard state whose commit is outside the log means storage is corrupt: refuse to run.
@@ -86,6 +93,7 @@ export class RaftLog implements LogView {
       () => `restoring a snapshot at ${snapshot.index}, not beyond commit ${this.committed}`,
     );
     this.unstable.restore(snapshot);
+    this.configs.reset(snapshotMembership(snapshot), snapshot.index);
     this.committed = snapshot.index;
   }
 
@@ -175,6 +183,9 @@ export class RaftLog implements LogView {
       () => `append at ${first.index}: commit ${this.committed}, last ${this.lastIndex()}`,
     );
     this.unstable.truncateAndAppend(entries);
+    // A configuration cut away here is undone: the one before it is in force again.
+    this.configs.truncateFrom(first.index);
+    for (const e of entries) if (e.kind === 'config') this.configs.append(e.index, configOf(e));
   }
 
   /** Entries `[low, high)` within `maxBytes` (at least one when low < high). */
@@ -238,4 +249,33 @@ export class RaftLog implements LogView {
   stableTo(index: number, term: number): void {
     this.unstable.stableTo(index, term);
   }
+}
+
+function configOf(e: Entry): Membership {
+  const m = decodeConfig(e.data);
+  assert(typeof m !== 'string', () => `configuration entry ${e.index}: ${m as string}`);
+  return m as Membership;
+}
+
+function snapshotMembership(snapshot: SnapshotMeta): Membership {
+  const m = membershipOf(snapshot.membership);
+  assert(typeof m !== 'string', () => `snapshot at ${snapshot.index}: ${m as string}`);
+  return m as Membership;
+}
+
+/** The configurations a stored log holds, after its snapshot's (or `initial` without one). */
+function loadConfigs(storage: LogStorage, initial: Membership): ConfigLog {
+  const snapshot = storage.snapshot();
+  const baseIndex = snapshot?.index ?? 0;
+  const configs = new ConfigLog(
+    snapshot === null ? initial : snapshotMembership(snapshot),
+    baseIndex,
+  );
+  for (const index of storage.configIndexes()) {
+    if (index <= baseIndex) continue;
+    const e = storage.entries(index, index + 1, Number.POSITIVE_INFINITY)[0] as Entry;
+    assert(e.kind === 'config', () => `entry ${index} is listed as a configuration entry`);
+    configs.append(index, configOf(e));
+  }
+  return configs;
 }

@@ -42,6 +42,8 @@ export interface RaftOptions {
   readonly maxApplyBytes?: number;
   /** Reads waiting for a read index, on a leader, and forwarded by a follower. */
   readonly maxPendingReads?: number;
+  /** Entries a node may lag behind the leader's last index and still become a voter. */
+  readonly maxPromotionLag?: number;
 }
 
 export interface ResolvedOptions {
@@ -60,6 +62,7 @@ export interface ResolvedOptions {
   readonly maxUncommittedBytes: number;
   readonly maxApplyBytes: number;
   readonly maxPendingReads: number;
+  readonly maxPromotionLag: number;
 }
 
 const MiB = 1024 * 1024;
@@ -73,6 +76,7 @@ export const defaultLimits = {
   maxUncommittedBytes: 256 * MiB,
   maxApplyBytes: 64 * MiB,
   maxPendingReads: 65_536,
+  maxPromotionLag: 1_000,
 } as const;
 
 export function resolveOptions(options: RaftOptions): ResolvedOptions {
@@ -100,6 +104,7 @@ export function resolveOptions(options: RaftOptions): ResolvedOptions {
     maxUncommittedBytes: options.maxUncommittedBytes ?? defaultLimits.maxUncommittedBytes,
     maxApplyBytes: options.maxApplyBytes ?? defaultLimits.maxApplyBytes,
     maxPendingReads: options.maxPendingReads ?? defaultLimits.maxPendingReads,
+    maxPromotionLag: options.maxPromotionLag ?? defaultLimits.maxPromotionLag,
   };
   for (const key of [
     'electionTicks',
@@ -110,6 +115,7 @@ export function resolveOptions(options: RaftOptions): ResolvedOptions {
     'maxUncommittedBytes',
     'maxApplyBytes',
     'maxPendingReads',
+    'maxPromotionLag',
   ] as const) {
     const v = resolved[key];
     if (!Number.isSafeInteger(v) || v <= 0) {

@@ -10,8 +10,11 @@
  * votes, append acknowledgements, everything a non-leader says.
  */
 import { assert } from './assert.js';
+import { leaveJoint, type MemberChange, planChange } from './config-change.js';
+import { encodeConfig } from './config-entry.js';
 import {
   InvalidMessageError,
+  MembershipChangeError,
   NotLeaderError,
   OverloadedError,
   ProposalDroppedError,
@@ -21,6 +24,7 @@ import { type LogPosition, RaftLog } from './log.js';
 import {
   allMembers,
   describeMembership,
+  isJoint,
   isMember,
   isVoter,
   type Membership,
@@ -39,7 +43,6 @@ import { type RaftOptions, type ResolvedOptions, resolveOptions } from './option
 import { Progress } from './progress.js';
 import { committedIndex, quorumReached, type VoteResult, voteResult } from './quorum.js';
 import { ReadIndexTracker, type ReleasedRead } from './read-index.js';
-import { membershipOf } from './snapshot.js';
 import {
   ENTRY_OVERHEAD_BYTES,
   type Entry,
@@ -76,7 +79,6 @@ export class Raft {
   role: Role = 'follower';
   /** The leader known in `term`, or null. */
   leader: NodeId | null = null;
-  membership: Membership;
   /** The leader's view of each member's log (its own included); empty unless leader. */
   readonly progress = new Map<NodeId, Progress>();
   /** Votes received in the current (pre-)campaign. */
@@ -106,8 +108,7 @@ export class Raft {
     const o = resolveOptions(options);
     this.options = o;
     this.id = o.id;
-    this.membership = o.membership;
-    this.log = new RaftLog(o.storage, o.applied);
+    this.log = new RaftLog(o.storage, o.applied, o.membership);
     this.reads = new ReadIndexTracker(o.maxPendingReads);
     const hs = o.storage.hardState();
     assert(
@@ -117,6 +118,11 @@ export class Raft {
     this.term = hs.term;
     this.vote = hs.vote;
     this.becomeFollower(this.term, null);
+  }
+
+  /** The configuration in force: the last one in this node's log, committed or not (§4.1). */
+  get membership(): Membership {
+    return this.log.configs.latest();
   }
 
   hardState(): HardState {
@@ -237,6 +243,53 @@ export class Raft {
     else this.#sendAppends(to, true);
   }
 
+  /**
+   * Changes the membership (leader only). At most one voter added or removed goes straight to
+   * the new configuration; more go through a joint one, which this leader leaves on its own
+   * once it is committed. One change at a time: another is refused until the last one's entry
+   * is committed (and a joint configuration left). A node becomes a voter only once its log is
+   * within `maxPromotionLag` entries of the leader's. Returns where the entry landed.
+   */
+  changeMembership(changes: readonly MemberChange[]): ProposalPosition {
+    if (this.role !== 'leader') throw new NotLeaderError(this.leader, this.term);
+    if (this.transferee !== null) {
+      throw new ProposalDroppedError(
+        'transfer-in-progress',
+        `leadership is moving to ${this.transferee}`,
+      );
+    }
+    if (this.#configPending()) {
+      throw new MembershipChangeError(
+        'change-in-progress',
+        `the configuration at ${this.log.configs.latestIndex()} (${describeMembership(this.membership)}) is not yet committed and final`,
+      );
+    }
+    // A leader must first commit an entry of its term: a configuration entry of an earlier
+    // leader still unknown to it could otherwise be overtaken (the single-server bug, §4.1).
+    if (this.log.term(this.log.committed) !== this.term) {
+      throw new MembershipChangeError('not-ready', 'this leader has not yet committed an entry');
+    }
+    const plan = planChange(this.membership, changes);
+    const last = this.log.lastIndex();
+    for (const id of plan.newVoters) {
+      const pr = this.progress.get(id);
+      if (pr === undefined) {
+        throw new MembershipChangeError(
+          'not-caught-up',
+          `${id} has no log yet: add it as a learner first`,
+        );
+      }
+      if (pr.match + this.options.maxPromotionLag < last) {
+        throw new MembershipChangeError(
+          'not-caught-up',
+          `${id} holds the log up to ${pr.match}, the leader's ends at ${last} (at most ${this.options.maxPromotionLag} behind)`,
+        );
+      }
+    }
+    const index = this.#appendConfig(plan.next);
+    return { term: this.term, firstIndex: index, lastIndex: index };
+  }
+
   /** Starts an election now (for tests and operators); a leader ignores it. */
   campaign(kind: CampaignKind): void {
     if (this.role === 'leader' || !isVoter(this.membership, this.id)) return;
@@ -269,6 +322,7 @@ export class Raft {
     const self = this.progress.get(this.id) as Progress;
     if (self.maybeUpdate(this.log.persistedIndex()) && this.#maybeCommit()) {
       this.#broadcastAppend();
+      this.#afterCommit();
     }
   }
 
@@ -440,6 +494,7 @@ export class Raft {
         }
         for (const [id, pr] of this.progress) pr.recentActive = id === this.id;
       }
+      this.#forgetRemoved();
       this.transferee = null; // A transfer not done within an election timeout is abandoned.
     }
     if (this.heartbeatElapsed >= this.options.heartbeatTicks) {
@@ -457,7 +512,16 @@ export class Raft {
     const fromLeader =
       m.type === 'append' || m.type === 'heartbeat' || m.type === 'install-snapshot';
     // A leader may be a member this node has not learned of yet: its entries bring the news.
-    if (!fromLeader && !isMember(this.membership, m.from)) {
+    // So may a candidate (thesis §4.1: a server votes without consulting its configuration,
+    // or a newly added voter could never win); a removed leader hands off with timeout-now;
+    // a leader still hears from the members it is removing until their removal commits.
+    const known =
+      fromLeader ||
+      m.type === 'vote' ||
+      (m.type === 'timeout-now' && m.from === this.leader) ||
+      isMember(this.membership, m.from) ||
+      (this.role === 'leader' && this.progress.has(m.from));
+    if (!known) {
       return `${m.type} from ${m.from}, not a member of ${describeMembership(this.membership)}`;
     }
     if (m.term < this.term) return undefined; // Stale: ignored, not wrong.
@@ -481,7 +545,9 @@ export class Raft {
       // election timeout ignores votes, so a removed or partitioned node cannot depose a
       // healthy leader. Pre-votes always honour it; a transfer's election overrides it.
       const inLease = this.leader !== null && this.electionElapsed < this.options.electionTicks;
-      if (inLease && !m.transfer && (m.preVote || this.options.checkQuorum)) return false;
+      // Only a member's election can be a transfer: a stranger's flag is not believed.
+      const transfer = m.transfer && isVoter(this.membership, m.from);
+      if (inLease && !transfer && (m.preVote || this.options.checkQuorum)) return false;
       if (!m.preVote) this.becomeFollower(m.term, null);
       return true;
     }
@@ -612,7 +678,6 @@ export class Raft {
       return;
     }
     this.log.restore(s);
-    this.membership = membershipOf(s.membership);
     this.#sendAppendResponse(m.from, true, s.index);
   }
 
@@ -707,11 +772,13 @@ export class Raft {
       // The follower holds the snapshot (or, its log agreeing, already had what it covers).
       if (pr.match >= pr.pendingSnapshot) pr.becomeReplicate();
     } else pr.inflights.freeTo(m.index);
-    if (this.#maybeCommit()) this.#broadcastAppend();
+    const committed = this.#maybeCommit();
+    if (committed) this.#broadcastAppend();
     else this.#sendAppends(m.from);
     if (m.from === this.transferee && pr.match === this.log.lastIndex()) {
       this.#send(m.from, { type: 'timeout-now' });
     }
+    if (committed) this.#afterCommit();
   }
 
   #handleHeartbeatResponse(m: HeartbeatResponse): void {
@@ -791,6 +858,61 @@ export class Raft {
     pr.becomeSnapshot(snapshot.index);
     this.#send(to, { type: 'install-snapshot', snapshot });
     return true;
+  }
+
+  /** Whether a configuration entry is not yet committed, or a joint one not yet left. */
+  #configPending(): boolean {
+    return this.log.configs.latestIndex() > this.log.committed || isJoint(this.membership);
+  }
+
+  /** Appends a configuration entry; it is in force here at once, and on others once held. */
+  #appendConfig(next: Membership): number {
+    const index = this.log.lastIndex() + 1;
+    this.log.append([{ index, term: this.term, kind: 'config', data: encodeConfig(next) }]);
+    const { maxInflightMessages, maxInflightBytes } = this.options;
+    for (const id of allMembers(next)) {
+      if (this.progress.has(id)) continue;
+      // A new member is probed just before the end of the log; its answers find where it is.
+      this.progress.set(id, new Progress(0, index, maxInflightMessages, maxInflightBytes));
+    }
+    this.#entriesToBroadcast = true;
+    return index;
+  }
+
+  /**
+   * What a newly committed configuration asks of this leader: leave a joint configuration
+   * (§4.3), or, removed from the voters, hand leadership to the most up-to-date voter and step
+   * down (§4.2.2).
+   */
+  #afterCommit(): void {
+    if (this.role !== 'leader' || this.log.configs.latestIndex() > this.log.committed) return;
+    const m = this.membership;
+    if (isJoint(m)) {
+      this.#appendConfig(leaveJoint(m));
+      return;
+    }
+    if (isVoter(m, this.id)) return;
+    let best: NodeId | null = null;
+    let bestMatch = -1;
+    for (const id of m.voters) {
+      const match = this.progress.get(id)?.match ?? 0;
+      if (match > bestMatch) {
+        best = id;
+        bestMatch = match;
+      }
+    }
+    if (best !== null && bestMatch === this.log.lastIndex()) {
+      this.#send(best, { type: 'timeout-now' });
+    }
+    this.becomeFollower(this.term, null);
+  }
+
+  /** Stops replicating to nodes whose removal is committed (they had a timeout to learn it). */
+  #forgetRemoved(): void {
+    if (this.log.configs.latestIndex() > this.log.committed) return;
+    for (const id of this.progress.keys()) {
+      if (id !== this.id && !isMember(this.membership, id)) this.progress.delete(id);
+    }
   }
 
   #releaseReads(released: readonly ReleasedRead[]): void {

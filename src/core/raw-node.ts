@@ -19,6 +19,7 @@
  * ```
  */
 import { assert } from './assert.js';
+import type { MemberChange } from './config-change.js';
 import type { InvalidMessageError } from './errors.js';
 import type { LogView } from './log.js';
 import type { Membership } from './membership.js';
@@ -142,6 +143,30 @@ export class RawNode {
   /** Requests a linearizable read index for `context`; see `Ready.readStates`. */
   readIndex(context: string): void {
     this.#raft.readIndex(context);
+  }
+
+  /**
+   * Changes the membership (leader only; see `Raft.changeMembership`). The change is done
+   * once the entry at the returned `lastIndex` applies with the returned term, and, when the
+   * configuration in force after it is joint, once the entry that leaves it applies too.
+   */
+  changeMembership(changes: readonly MemberChange[]): ProposalPosition {
+    return this.#raft.changeMembership(changes);
+  }
+
+  /** The configuration in force: the last one in the log, committed or not. */
+  membership(): Membership {
+    return this.#raft.membership;
+  }
+
+  /** The configuration in force at `index` of the log (what a snapshot there carries). */
+  membershipAt(index: number): Membership {
+    return this.#raft.log.configs.at(index);
+  }
+
+  /** The index of the entry that carries the configuration in force (0 for the initial one). */
+  membershipIndex(): number {
+    return this.#raft.log.configs.latestIndex();
   }
 
   /** Hands leadership to `to` (leader only). */

@@ -11,11 +11,17 @@ export type NodeId = string;
  * - `command`: opaque bytes for the state machine above.
  * - `noop`: appended by every new leader so that it can commit an entry of its own term
  *   (Raft paper §5.4.2, figure 8); never handed to the state machine as a command.
+ * - `config`: a configuration (thesis ch. 4), in force on every node that holds the entry;
+ *   never handed to the state machine as a command either.
  */
-export type EntryKind = 'command' | 'noop';
+export type EntryKind = 'command' | 'noop' | 'config';
 
 /** Each kind's code, one table for the wire and the disk (the disk's numbering came first). */
-export const entryKindCodes: Readonly<Record<EntryKind, number>> = { command: 0, noop: 1 };
+export const entryKindCodes: Readonly<Record<EntryKind, number>> = {
+  command: 0,
+  noop: 1,
+  config: 2,
+};
 
 const entryKindByCode = new Map(
   Object.entries(entryKindCodes).map(([kind, code]) => [code, kind as EntryKind]),

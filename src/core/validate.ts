@@ -4,6 +4,7 @@
  * consistent with the others. It needs no state, so a transport can run it on decode as well.
  * Returns a reason, or undefined when the message is well formed.
  */
+import { decodeConfig } from './config-entry.js';
 import { type Message, messageTypes } from './messages.js';
 import { checkSnapshotMeta } from './snapshot.js';
 
@@ -122,12 +123,16 @@ function checkAppend(m: Message & { type: 'append' }): string | undefined {
       return `append: entry ${String(index)} has term ${String(entryTerm)}, expected ${lowest}..${m.term}`;
     }
     term = entryTerm;
-    if (kind !== 'command' && kind !== 'noop') {
+    if (kind !== 'command' && kind !== 'noop' && kind !== 'config') {
       return `append: entry ${String(index)} has unknown kind ${String(kind)}`;
     }
     if (!(data instanceof Uint8Array)) return `append: entry ${String(index)} data is not bytes`;
     if (kind === 'noop' && data.byteLength !== 0) {
       return `append: noop entry ${String(index)} carries data`;
+    }
+    if (kind === 'config') {
+      const m = decodeConfig(data);
+      if (typeof m === 'string') return `append: configuration entry ${String(index)}: ${m}`;
     }
   }
   return undefined;

@@ -198,7 +198,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       logger: this.#logger,
       policy: options,
       header: () => ({ logTime: this.#logClock.time, cluster: this.#identity.value }),
-      membership: () => this.#raw.status().membership,
+      membershipAt: (index) => this.#raw.membershipAt(index),
       fail: (e) => void this.#stop(e),
     });
     this.#transfers = new SnapshotTransfers({
@@ -582,7 +582,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       this.#applied = e.index;
       this.#appliedTerm = e.term;
       this.#proposals.displaced(e);
-      if (e.kind === 'noop') continue;
+      if (e.kind !== 'command') continue;
       const identity = clusterIdentityOf(e.data);
       if (identity !== null) {
         this.#identity.learn(identity, e.index);

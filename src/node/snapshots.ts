@@ -16,8 +16,8 @@ import {
   type Entry,
   entrySizeBytes,
   type Membership,
+  membershipSpec,
   type SnapshotMeta,
-  snapshotMembership,
 } from '../core/index.js';
 import type { DurableStorage, SnapshotFile } from '../storage/index.js';
 import type { NodeLogger } from './options.js';
@@ -52,7 +52,8 @@ export interface SnapshotsContext {
   readonly policy: SnapshotPolicy;
   /** The node's own part of the snapshot, as of the last entry applied. */
   header(): NodeSnapshotHeader;
-  membership(): Membership;
+  /** The configuration in force at `index` of the log. */
+  membershipAt(index: number): Membership;
   /** The snapshot could not be written: the node stops. */
   fail(error: Error): void;
 }
@@ -104,11 +105,10 @@ export class Snapshots {
     if (!this.enabled || this.#taking !== null) return;
     if (this.#sinceEntries < this.#entries && this.#sinceBytes < this.#bytes) return;
     if (last.index <= this.#lastIndex) return;
-    this.#take({
-      index: last.index,
-      term: last.term,
-      membership: snapshotMembership(this.#ctx.membership()),
-    });
+    const membership = this.#ctx.membershipAt(last.index);
+    // A node that joined knows no configuration before the entry that added it.
+    if (membership.voters.size === 0) return;
+    this.#take({ index: last.index, term: last.term, membership: membershipSpec(membership) });
   }
 
   #take(meta: SnapshotMeta): void {

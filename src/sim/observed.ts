@@ -98,6 +98,9 @@ export class ObservedStorage implements DurableStorage {
   entries(low: number, high: number, maxBytes: number): Entry[] {
     return this.#inner.entries(low, high, maxBytes);
   }
+  configIndexes(): readonly number[] {
+    return this.#inner.configIndexes();
+  }
   durableIndex(): number {
     return this.#inner.durableIndex();
   }

@@ -283,6 +283,10 @@ export class FileStorage implements DurableStorage {
     return this.#wal.entries(low, high, maxBytes);
   }
 
+  configIndexes(): readonly number[] {
+    return this.#wal.configIndexes();
+  }
+
   durableIndex(): number {
     return this.#wal.durableIndex();
   }

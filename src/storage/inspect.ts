@@ -4,7 +4,7 @@
  * changing a byte (a torn tail is reported, not cut; no lock is taken), so a person can look
  * at a stopped node the way raftos users opened its `.log`, `.storage` and `.state_machine`.
  */
-import type { Entry } from '../core/index.js';
+import { decodeConfig, type Entry, membershipSpec } from '../core/index.js';
 import { LAYOUT, readIdentity } from './data-dir.js';
 import { FileStorage } from './file-storage.js';
 import type { FileSystem } from './file-system.js';
@@ -36,6 +36,11 @@ function describeEntry(
   e: Entry,
   describe: (data: Uint8Array) => Record<string, unknown>,
 ): Record<string, unknown> {
+  if (e.kind === 'config') {
+    const m = decodeConfig(e.data);
+    const membership = typeof m === 'string' ? { invalid: m } : membershipSpec(m);
+    return { index: e.index, term: e.term, kind: e.kind, membership };
+  }
   const data = e.kind === 'noop' ? {} : describe(e.data);
   return { index: e.index, term: e.term, kind: e.kind, ...data };
 }

@@ -67,6 +67,8 @@ export class LogIndex {
   #lengths = new Uint32Array(1024);
   #terms = new Runs();
   #segments = new Runs();
+  /** Indexes of the configuration entries, ascending: few, and needed whole at every start. */
+  #configs: number[] = [];
 
   constructor(first: number, prevTerm: number) {
     this.first = first;
@@ -100,7 +102,12 @@ export class LogIndex {
     return this.#lengths[index - this.first] as number;
   }
 
-  append(index: number, term: number, location: EntryLocation): void {
+  /** Indexes of the configuration entries held, ascending. */
+  configIndexes(): readonly number[] {
+    return this.#configs;
+  }
+
+  append(index: number, term: number, location: EntryLocation, config = false): void {
     assert(index === this.#last + 1, () => `index ${index} appended after ${this.#last}`);
     const slot = index - this.first;
     if (slot >= this.#offsets.length) this.#grow();
@@ -108,6 +115,7 @@ export class LogIndex {
     this.#lengths[slot] = location.length;
     this.#terms.push(index, term);
     this.#segments.push(index, location.sequence);
+    if (config) this.#configs.push(index);
     this.#last = index;
   }
 
@@ -117,6 +125,7 @@ export class LogIndex {
     this.#last = from - 1;
     this.#terms.cutFrom(from);
     this.#segments.cutFrom(from);
+    while ((this.#configs.at(-1) ?? 0) >= from) this.#configs.pop();
   }
 
   /**
@@ -135,6 +144,7 @@ export class LogIndex {
     this.prevTerm = prevTerm;
     this.#terms.dropBefore(first);
     this.#segments.dropBefore(first);
+    this.#configs = this.#configs.filter((i) => i >= first);
   }
 
   /** An empty log that continues after (`last`, `term`): a snapshot replaced the log. */
@@ -144,6 +154,7 @@ export class LogIndex {
     this.#last = last;
     this.#terms = new Runs();
     this.#segments = new Runs();
+    this.#configs = [];
   }
 
   /** Bytes held, for the memory figures of the storage benchmark. */

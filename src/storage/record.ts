@@ -6,7 +6,7 @@
  *
  * (little-endian), and its body starts with a type byte:
  *
- *     entry     1 | u8 kind (core's entryKindCodes: 0 command, 1 noop) | u64 index | u64 term | data
+ *     entry     1 | u8 kind (core's entryKindCodes: 0 command, 1 noop, 2 config) | u64 index | u64 term | data
  *     truncate  2 | u64 from    (entries from `from` on are void: a leader overwrote them)
  *     commit    3 | u64 index   (the commit index reached; lets a restart apply at once)
  *

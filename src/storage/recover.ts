@@ -173,7 +173,12 @@ class Replay {
       if (entry.term < prevTerm) {
         return `a term of at least ${prevTerm} for entry ${entry.index}, found ${entry.term}`;
       }
-      index.append(entry.index, entry.term, { sequence, offset, length: record.end - offset });
+      index.append(
+        entry.index,
+        entry.term,
+        { sequence, offset, length: record.end - offset },
+        entry.kind === 'config',
+      );
     } else if (r.type === 'truncate') {
       if (r.from <= this.commit || r.from < index.first || r.from > index.last + 1) {
         return `a truncation in (${Math.max(this.commit, index.first - 1)}, ${index.last + 1}], found one from ${r.from}`;

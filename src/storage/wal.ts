@@ -169,6 +169,10 @@ export class WriteAheadLog {
     return this.#index.term(index);
   }
 
+  configIndexes(): readonly number[] {
+    return this.#index.configIndexes();
+  }
+
   /** The last index whose record, and every one before it, is fsynced. */
   durableIndex(): number {
     return this.#durableIndex;
@@ -247,7 +251,7 @@ export class WriteAheadLog {
           offset: segment.size + at,
           length: end - at,
         };
-        this.#index.append(r.entry.index, r.entry.term, location);
+        this.#index.append(r.entry.index, r.entry.term, location, r.entry.kind === 'config');
         this.#cachePush(r.entry);
       }
       at = end;

@@ -19,7 +19,7 @@ import { MAX_ID_BYTES, MAX_TEXT_BYTES, type WireMessage } from './wire.js';
 import { type Field, Invalid, Reader, Truncated, Writer } from './wire-fields.js';
 import { layouts } from './wire-layout.js';
 
-export const WIRE_VERSION = 2;
+export const WIRE_VERSION = 3;
 
 /** Bytes before the fields: version, cluster tag, formation tag, type. */
 const HEADER_BYTES = 10;

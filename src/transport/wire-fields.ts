@@ -324,21 +324,66 @@ export const idList: Field<readonly string[]> = {
   },
 };
 
-/** A snapshot's metadata: index, term, and the membership in force there. */
+/** `(id, address)` pairs, `u16 count | (text8 id | text8 address)*`. */
+const addressList: Field<Readonly<Record<string, string>>> = {
+  size: (map) => {
+    let size = 2;
+    for (const [id, a] of Object.entries(map)) size += text8.size(id) + text8.size(a);
+    return size;
+  },
+  write: (w, map) => {
+    const pairs = Object.entries(map);
+    if (pairs.length > MAX_LIST) throw new RangeError(`${pairs.length} addresses`);
+    w.u16(pairs.length);
+    for (const [id, a] of pairs) {
+      text8.write(w, id);
+      text8.write(w, a);
+    }
+  },
+  read: (r, before) => {
+    const count = r.u16();
+    if (count > MAX_LIST) throw new Invalid(`${count} addresses`);
+    if (count * 2 > r.remaining()) throw new Truncated(`${count} addresses announced`);
+    const pairs: [string, string][] = new Array(count);
+    for (let i = 0; i < count; i++) pairs[i] = [text8.read(r, before), text8.read(r, before)];
+    // Own properties whatever the ids are (an id of `__proto__` included).
+    return Object.fromEntries(pairs);
+  },
+};
+
+/**
+ * A snapshot's metadata: index, term, and the membership in force there (voters, learners,
+ * the outgoing voters of a joint configuration, members' addresses).
+ */
 export const snapshotMeta: Field<SnapshotMeta> = {
-  size: (m) => 16 + idList.size(m.membership.voters) + idList.size(m.membership.learners),
+  size: (m) =>
+    16 +
+    idList.size(m.membership.voters) +
+    idList.size(m.membership.learners ?? []) +
+    idList.size(m.membership.outgoing ?? []) +
+    addressList.size(m.membership.addresses ?? {}),
   write: (w, m) => {
     int.write(w, m.index);
     int.write(w, m.term);
     idList.write(w, m.membership.voters);
-    idList.write(w, m.membership.learners);
+    idList.write(w, m.membership.learners ?? []);
+    idList.write(w, m.membership.outgoing ?? []);
+    addressList.write(w, m.membership.addresses ?? {});
   },
   read: (r, before) => {
     const index = int.read(r, before);
     const term = int.read(r, before);
     const voters = idList.read(r, before);
     const learners = idList.read(r, before);
-    return { index, term, membership: { voters, learners } };
+    const outgoing = idList.read(r, before);
+    const addresses = addressList.read(r, before);
+    const membership = {
+      voters,
+      learners,
+      ...(outgoing.length > 0 ? { outgoing } : {}),
+      ...(Object.keys(addresses).length > 0 ? { addresses } : {}),
+    };
+    return { index, term, membership };
   },
 };
 

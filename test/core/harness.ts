@@ -8,6 +8,7 @@ import {
   describeMessage,
   type Entry,
   type HardState,
+  type MemberChange,
   MemoryStorage,
   type Message,
   type NodeId,
@@ -17,6 +18,7 @@ import {
   type SnapshotMeta,
   type SoftState,
   seededRandom,
+  unknownMembership,
 } from '../../src/core/index.js';
 
 export type NodeOptions = Partial<Omit<RaftOptions, 'id' | 'storage'>>;
@@ -100,6 +102,40 @@ export class Cluster {
       random: options.random ?? seededRandom(7),
       ...options,
     });
+  }
+
+  /**
+   * Starts a new, empty node that knows no configuration (as one started to join does): it
+   * learns the cluster from the leader's entries or snapshot.
+   */
+  addNode(id: NodeId, options: NodeOptions = {}): TestNode {
+    if (this.nodes.has(id)) throw new Error(`node ${id} exists`);
+    const storage = new MemoryStorage();
+    const nodeOptions: NodeOptions = {
+      membership: unknownMembership,
+      random: seededRandom(100 + this.nodes.size),
+      ...options,
+    };
+    const n: TestNode = {
+      id,
+      raw: this.#create(id, storage, nodeOptions),
+      storage,
+      applied: [],
+      readStates: [],
+      droppedReads: [],
+      softStates: [],
+      restored: [],
+      options: nodeOptions,
+    };
+    this.nodes.set(id, n);
+    return n;
+  }
+
+  /** Asks the leader `leader` for a membership change and stabilizes; returns its index. */
+  change(leader: NodeId, ...changes: MemberChange[]): number {
+    const pos = this.raw(leader).changeMembership(changes);
+    this.stabilize();
+    return pos.lastIndex;
   }
 
   get(id: NodeId): TestNode {

@@ -126,7 +126,23 @@ const invalid: { to: 'a' | 'b'; m: unknown; reason: RegExp }[] = [
     reason: /noop entry 4 carries data/,
   },
   { to: 'b', m: append({ entries: [null] }), reason: /entry 0 is not an object/ },
-  { to: 'b', m: vote({ from: 'mallory', term: 9, transfer: true }), reason: /not a member/ },
+  {
+    to: 'b',
+    m: { type: 'vote-response', from: 'mallory', to: 'b', term: 2, preVote: false, granted: true },
+    reason: /not a member/,
+  },
+  {
+    to: 'b',
+    m: { type: 'timeout-now', from: 'mallory', to: 'b', term: T },
+    reason: /not a member/,
+  },
+  {
+    to: 'b',
+    m: append({
+      entries: [entryOf({ kind: 'config', data: new TextEncoder().encode('{"voters":[]}') })],
+    }),
+    reason: /configuration entry 4: a membership names at least one voter/,
+  },
   { to: 'b', m: vote({ lastTerm: 5 }), reason: /last log term 5 > term 2/ },
   { to: 'b', m: vote({ preVote: 'yes' }), reason: /must be booleans/ },
   {
@@ -176,6 +192,20 @@ describe('invalid input to step', () => {
       assert.equal(fingerprint(c, to), before);
     });
   }
+
+  test("a stranger's vote is answered by the usual rules, its transfer flag not believed", () => {
+    // Thesis §4.1: a server votes without consulting its configuration (the candidate may be a
+    // voter it has not yet heard of), but only a member's election may be a transfer that
+    // breaks the leader lease.
+    const c = settled();
+    const before = fingerprint(c, 'b');
+    const m = vote({ from: 'mallory', term: 9, transfer: true }) as Message;
+    assert.equal(c.raw('b').step(m), undefined);
+    assert.equal(fingerprint(c, 'b'), before, 'b is in its lease: ignored, term unchanged');
+    const member = vote({ from: 'c', term: 9, transfer: true, lastIndex: 3 }) as Message;
+    assert.equal(c.raw('b').step(member), undefined);
+    assert.equal(c.raw('b').status().term, 9, "a member's transfer election passes the lease");
+  });
 
   test('a leader unknown to this node may still send entries (it may be a newer member)', () => {
     const c = settled();

@@ -2,15 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { RaftLog } from '../../src/core/log.js';
 import { MemoryStorage } from '../../src/core/log-storage.js';
+import { membership } from '../../src/core/membership.js';
 import { type Entry, entrySizeBytes } from '../../src/core/types.js';
 import { entry, logOfTerms, termsOf } from './harness.js';
+
+const abc = membership({ voters: ['a', 'b', 'c'] });
 
 function logWith(terms: number[], commit = 0): RaftLog {
   const storage = new MemoryStorage({
     entries: logOfTerms(terms),
     hardState: { term: Math.max(0, ...terms), vote: null, commit },
   });
-  return new RaftLog(storage, 0);
+  return new RaftLog(storage, 0, abc);
 }
 
 function termsOfLog(log: RaftLog): number[] {
@@ -100,7 +103,7 @@ describe('raft log', () => {
 
   test('the unstable tail wins over a stale stable suffix until it is persisted', () => {
     const storage = new MemoryStorage({ entries: logOfTerms([1, 1, 1, 1]) });
-    const log = new RaftLog(storage, 0);
+    const log = new RaftLog(storage, 0, abc);
     log.append([entry(3, 2)]);
     assert.equal(log.lastIndex(), 3);
     assert.equal(log.term(3), 2);
@@ -131,7 +134,7 @@ describe('raft log', () => {
       entries: [entry(101, 7), entry(102, 8)],
       hardState: { term: 8, vote: null, commit: 101 },
     });
-    const log = new RaftLog(storage, 100);
+    const log = new RaftLog(storage, 100, abc);
     assert.equal(log.firstIndex(), 101);
     assert.equal(log.term(100), 7, 'the compacted prefix keeps its last term');
     assert.equal(log.term(99), undefined);
@@ -145,7 +148,7 @@ describe('raft log', () => {
       entries: logOfTerms([1, 1]),
       hardState: { term: 1, vote: null, commit: 5 },
     });
-    assert.throws(() => new RaftLog(storage, 0), /stored commit 5 outside the stored log/);
+    assert.throws(() => new RaftLog(storage, 0, abc), /stored commit 5 outside the stored log/);
   });
 });
 

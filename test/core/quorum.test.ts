@@ -13,7 +13,12 @@ import {
 import { propertySeed } from '../support/property.js';
 
 function joint(voters: string[], outgoing: string[] = []): Membership {
-  return { voters: new Set(voters), outgoingVoters: new Set(outgoing), learners: new Set() };
+  return {
+    voters: new Set(voters),
+    outgoingVoters: new Set(outgoing),
+    learners: new Set(),
+    addresses: new Map(),
+  };
 }
 
 /** The obvious definition: the largest index that at least a quorum of voters has reached. */

@@ -47,6 +47,7 @@ class LyingStorage implements DurableStorage {
   entries = (lo: number, hi: number, max: number) => this.#inner.entries(lo, hi, max);
   durableIndex = () => this.#inner.durableIndex();
   snapshot = () => this.#inner.snapshot();
+  configIndexes = () => this.#inner.configIndexes();
   close = () => this.#inner.close();
 }
 

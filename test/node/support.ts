@@ -84,6 +84,7 @@ export class GatedStorage implements DurableStorage {
   entries = (lo: number, hi: number, max: number) => this.#inner.entries(lo, hi, max);
   durableIndex = () => this.#inner.durableIndex();
   snapshot = () => this.#inner.snapshot();
+  configIndexes = () => this.#inner.configIndexes();
   close = () => this.#inner.close();
 }
 

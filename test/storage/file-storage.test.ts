@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
-import { AssertionError, InvalidConfigError, MemoryStorage } from '../../src/core/index.js';
+import {
+  AssertionError,
+  type Entry,
+  encodeConfig,
+  InvalidConfigError,
+  MemoryStorage,
+  membership,
+} from '../../src/core/index.js';
 import {
   FileStorage,
   type FlushReport,
@@ -39,6 +46,28 @@ for (const makeDisk of [realDisk, memoryDisk]) {
       // The hard state file exists from the start: its absence later is damage.
       const hard = await d.fs.readFile(`${d.dir}/hard-state.json`);
       assert.match(new TextDecoder().decode(hard), /"term":0,"vote":null/);
+    });
+
+    test('configuration entries are listed, through overwrites and reopening', async () => {
+      const d = fresh();
+      const s = await d.open();
+      const config = (index: number, term: number): Entry => ({
+        index,
+        term,
+        kind: 'config',
+        data: encodeConfig(membership({ voters: ['a', 'b', `n${index}`] })),
+      });
+      const log = [...entries(1, 4, 1), config(5, 1), ...entries(6, 9, 1), config(10, 1)];
+      await s.save({ entries: log, hardState: { term: 1, vote: null, commit: 5 }, sync: true });
+      assert.deepEqual(s.configIndexes(), [5, 10]);
+      // A new leader's entries cut the second one away and bring another.
+      await s.save({ entries: [entry(8, 2), config(9, 2)], hardState: null, sync: true });
+      assert.deepEqual(s.configIndexes(), [5, 9]);
+      await s.close();
+      const reopened = await d.open();
+      assert.deepEqual(reopened.configIndexes(), [5, 9]);
+      assert.deepEqual(plain(allEntries(reopened).slice(8, 9)), plain([config(9, 2)]));
+      await reopened.close();
     });
 
     test('a vote with no entry of its term is not forgotten when hard-state.json is deleted', async () => {

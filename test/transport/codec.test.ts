@@ -97,6 +97,22 @@ export const sampleFrames: Frame[] = [
     snapshot: { index: 9000, term: 6, membership: { voters: ['a', 'b', 'c'], learners: ['d ü'] } },
   },
   {
+    type: 'install-snapshot',
+    from: 'a',
+    to: 'c',
+    term: 7,
+    snapshot: {
+      index: 9001,
+      term: 6,
+      membership: {
+        voters: ['a', 'd'],
+        learners: ['e'],
+        outgoing: ['a', 'b', 'c'],
+        addresses: { a: '10.0.0.1:8000', 'd ü': 'host-d:8000', ['__proto__']: 'x:1' },
+      },
+    },
+  },
+  {
     type: 'snapshot-chunk',
     from: 'a',
     to: 'c',
