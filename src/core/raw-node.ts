@@ -164,6 +164,11 @@ export class RawNode {
     return this.#raft.log.configs.at(index);
   }
 
+  /** The highest index known committed. */
+  get commitIndex(): number {
+    return this.#raft.log.committed;
+  }
+
   /** The index of the entry that carries the configuration in force (0 for the initial one). */
   membershipIndex(): number {
     return this.#raft.log.configs.latestIndex();

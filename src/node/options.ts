@@ -35,6 +35,7 @@ export type RaftTuning = Pick<
   | 'maxUncommittedBytes'
   | 'maxApplyBytes'
   | 'maxPendingReads'
+  | 'maxPromotionLag'
 >;
 
 export interface Timing {
@@ -53,8 +54,18 @@ export const raftosTiming: Required<Timing> = { heartbeatMs: 300, electionMs: 15
 export interface RaftNodeOptions<S extends StateMachine> extends Timing, SnapshotPolicy {
   /** This node's id: by convention its `host:port`. */
   readonly id: NodeId;
-  /** Every voting member's id, this node's included. */
+  /**
+   * Every voting member's id, this node's included: the configuration a new cluster starts
+   * with. Once the log or a snapshot holds a configuration, that one is in force instead.
+   * Empty when `join` is set.
+   */
   readonly members: readonly NodeId[];
+  /**
+   * Start with no configuration, to join a running cluster: the node knows no member until
+   * a leader adds it (see `addLearner`) and sends it the log or a snapshot. Only for an empty
+   * data directory. Default false.
+   */
+  readonly join?: boolean;
   /** Where each member listens, for `NotLeaderError.leaderAddress`. Default: its id. */
   readonly addresses?: Readonly<Record<NodeId, string>>;
   readonly storage: DurableStorage;
@@ -111,7 +122,13 @@ export function checkNodeOptions<S extends StateMachine>(o: RaftNodeOptions<S>):
   if (typeof o.id !== 'string' || o.id.length === 0 || Buffer.byteLength(o.id) > MAX_ID_BYTES) {
     throw new InvalidConfigError(`id must be 1 to ${MAX_ID_BYTES} bytes, got ${String(o.id)}`);
   }
-  if (!Array.isArray(o.members) || !o.members.includes(o.id)) {
+  if (o.join === true) {
+    if (!Array.isArray(o.members) || o.members.length > 0) {
+      throw new InvalidConfigError(
+        'a node that joins a cluster is given no members: it learns them',
+      );
+    }
+  } else if (!Array.isArray(o.members) || !o.members.includes(o.id)) {
     throw new InvalidConfigError(`members must list every voter, ${o.id} included`);
   }
   for (const m of o.members) {

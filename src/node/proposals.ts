@@ -15,6 +15,7 @@ import {
   OverloadedError,
   ProposalDroppedError,
   type ProposalDropReason,
+  type ProposalPosition,
   type RawNode,
 } from '../core/index.js';
 import type { ForwardProposal, ForwardRefusal, Transport } from '../transport/index.js';
@@ -63,14 +64,30 @@ export class Proposals {
 
   /** Proposes `command` on this node, the leader. */
   here(command: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
-    const { raw, waiters } = this.#ctx;
+    const { raw } = this.#ctx;
+    return this.local('proposal', timeoutMs, signal, () =>
+      raw.propose([encodeStamped(command, this.#ctx.stamp())]),
+    );
+  }
+
+  /**
+   * Appends an entry on this node, the leader, with `append`, and settles once the entry at
+   * the position it returns applies (or another leader's entry takes its place).
+   */
+  local(
+    what: string,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    append: () => ProposalPosition,
+  ): Promise<unknown> {
+    const { waiters } = this.#ctx;
     let index = 0;
-    const waiter = waiters.create<unknown>('proposal', timeoutMs, signal, () =>
+    const waiter = waiters.create<unknown>(what, timeoutMs, signal, () =>
       this.#byIndex.delete(index),
     );
     if (waiter.settled) return waiter.promise;
     try {
-      const position = raw.propose([encodeStamped(command, this.#ctx.stamp())]);
+      const position = append();
       index = position.lastIndex;
       this.#byIndex.set(index, { term: position.term, waiter });
       this.#ctx.schedule();

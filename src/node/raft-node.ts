@@ -17,6 +17,7 @@ import {
   AssertionError,
   carryOutReady,
   type Entry,
+  type MemberChange,
   type NodeId,
   NotLeaderError,
   ProposalDroppedError,
@@ -24,6 +25,7 @@ import {
   type Ready,
   type Role,
   type SoftState,
+  unknownMembership,
 } from '../core/index.js';
 import type { DurableStorage } from '../storage/index.js';
 import {
@@ -37,6 +39,7 @@ import { ClusterIdentity } from './cluster-identity.js';
 import { clusterIdentityOf, decodeCommand, LeaderClock, LogClock } from './command.js';
 import { InvalidCommandError, NodeStoppedError } from './errors.js';
 import { Leadership } from './leadership.js';
+import { type ChangeResult, type MemberList, Members } from './members.js';
 import {
   checkNodeOptions,
   maxCommandBytes,
@@ -60,6 +63,13 @@ export interface NodeEvents {
   leader: [leader: NodeId | null, term: number];
   /** The node stopped; `reason` is the error that stopped it, or null for `stop()`. */
   stopped: [reason: Error | null];
+  /** The configuration in force changed (an entry appended, cut away, or a snapshot). */
+  members: [members: MemberList];
+  /**
+   * This node is no longer a member: the configuration committed at `index` leaves it out.
+   * It takes no part in the cluster any more; stop it.
+   */
+  removed: [index: number];
 }
 
 export interface WaitOptions {
@@ -96,7 +106,6 @@ export interface NodeStatus {
 export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitter<NodeEvents> {
   readonly id: NodeId;
   readonly stateMachine: S;
-  readonly members: readonly NodeId[];
   readonly #raw: RawNode;
   readonly #storage: DurableStorage;
   readonly #transport: Transport;
@@ -112,6 +121,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   readonly #identity: ClusterIdentity;
   readonly #snapshots: Snapshots;
   readonly #transfers: SnapshotTransfers;
+  readonly #members: Members;
   #state: 'new' | 'running' | 'stopped' = 'new';
   #stopping: Promise<void> | null = null;
   #failure: Error | null = null;
@@ -134,7 +144,6 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     const timing = resolveTiming(options);
     const random = options.random ?? systemRandom();
     this.id = options.id;
-    this.members = [...options.members];
     this.stateMachine = options.stateMachine;
     this.#options = options;
     this.#storage = options.storage;
@@ -153,7 +162,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       ...(snapshot === null ? {} : { applied: snapshot.index }),
       id: options.id,
       storage: options.storage,
-      membership: { voters: [...options.members] },
+      membership: options.join === true ? unknownMembership : { voters: [...options.members] },
       random,
       electionTicks: timing.electionTicks,
       heartbeatTicks: timing.heartbeatTicks,
@@ -201,6 +210,26 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       membershipAt: (index) => this.#raw.membershipAt(index),
       fail: (e) => void this.#stop(e),
     });
+    this.#members = new Members({
+      id: this.id,
+      raw: this.#raw,
+      transport: this.#transport,
+      waiters: this.#waiters,
+      clock: this.#clock,
+      logger: this.#logger,
+      fallbackAddress: (id) => this.#options.addresses?.[id] ?? id,
+      propose: (what, timeoutMs, signal, append) =>
+        this.#proposals.local(what, timeoutMs, signal, append),
+      updatePeers: (peers) => this.#transport.updatePeers?.(peers),
+      changed: (list) => this.#emit('members', list),
+      removed: (index) => {
+        this.#logger.warn(
+          { index },
+          `this node was removed from the cluster by the configuration at ${index}`,
+        );
+        this.#emit('removed', index);
+      },
+    });
     this.#transfers = new SnapshotTransfers({
       id: this.id,
       raw: this.#raw,
@@ -232,9 +261,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       await this.#stop(e instanceof Error ? e : new Error(String(e)));
       throw e;
     }
+    this.#members.sync();
     this.#armTick();
     this.#schedule();
-    this.#logger.info({ id: this.id, members: this.members }, 'node started');
+    const voters = this.#members.list().voters.map((v) => v.id);
+    this.#logger.info({ id: this.id, members: voters }, 'node started');
   }
 
   /** After a restart: the state machine from the newest snapshot, the log after it replayed. */
@@ -303,6 +334,72 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     await this.waitUntilLeader(to, options);
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Members
+
+  /** The configuration in force on this node: voters and learners, with their addresses. */
+  members(): MemberList {
+    return this.#members.list();
+  }
+
+  /**
+   * Adds `id`, listening at `address`, as a learner: it receives the log (or a snapshot) but
+   * does not vote. Leader only; resolves once the change has applied here.
+   */
+  addLearner(id: NodeId, address: string, options: WaitOptions = {}): Promise<ChangeResult> {
+    return this.changeMembership([{ type: 'add-learner', id, address }], options);
+  }
+
+  /** Makes the learner `id` a voter, once its log is close enough to the leader's. */
+  promote(id: NodeId, options: WaitOptions = {}): Promise<ChangeResult> {
+    return this.changeMembership([{ type: 'add-voter', id }], options);
+  }
+
+  /**
+   * Adds a voter in one call: as a learner first (unless it is one), then, once it has caught
+   * up to within the core's promotion bound, promoted. Leader only.
+   */
+  addVoter(id: NodeId, address?: string, options: WaitOptions = {}): Promise<ChangeResult> {
+    return this.#memberCall(() =>
+      this.#members.addVoter(id, address, this.#changeOptions(options)),
+    );
+  }
+
+  /** Takes `id` (voter or learner) out of the cluster. A leader that removes itself steps down. */
+  removeMember(id: NodeId, options: WaitOptions = {}): Promise<ChangeResult> {
+    return this.changeMembership([{ type: 'remove', id }], options);
+  }
+
+  /**
+   * Any change at once: one voter added or removed goes straight to the new configuration,
+   * more go through a joint one (resolved once it has been left). Leader only; one at a time.
+   */
+  changeMembership(
+    changes: readonly MemberChange[],
+    options: WaitOptions = {},
+  ): Promise<ChangeResult> {
+    return this.#memberCall(() => this.#members.change(changes, this.#changeOptions(options)));
+  }
+
+  #changeOptions(options: WaitOptions): { timeoutMs: number; signal: AbortSignal | undefined } {
+    return {
+      timeoutMs: options.timeoutMs ?? this.#options.proposalTimeoutMs ?? 10_000,
+      signal: options.signal,
+    };
+  }
+
+  #memberCall(f: () => Promise<ChangeResult>): Promise<ChangeResult> {
+    try {
+      this.#checkRunning();
+      if (this.#leadership.role !== 'leader') throw this.#notLeader();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const p = f();
+    this.#schedule();
+    return p;
+  }
+
   status(): NodeStatus {
     const s = this.#raw.status();
     return {
@@ -315,7 +412,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       firstIndex: s.firstIndex,
       lastIndex: s.lastIndex,
       snapshotIndex: s.snapshotIndex,
-      members: this.members,
+      members: [...s.membership.voters],
       learners: [...s.membership.learners],
       cluster: this.#identity.value,
     };
@@ -497,6 +594,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   async #drain(): Promise<void> {
     while (this.#state === 'running' && this.#raw.hasReady()) {
       await carryOutReady(this.#raw, this.#readyHandler);
+      this.#members.sync();
     }
   }
 
@@ -582,6 +680,10 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       this.#applied = e.index;
       this.#appliedTerm = e.term;
       this.#proposals.displaced(e);
+      if (e.kind === 'config') {
+        this.#proposals.applied(e, null, { ok: true, value: e.index });
+        this.#members.applied(e);
+      }
       if (e.kind !== 'command') continue;
       const identity = clusterIdentityOf(e.data);
       if (identity !== null) {
@@ -655,7 +757,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
 
   #addressOf(id: NodeId | null): string | null {
     if (id === null) return null;
-    return this.#options.addresses?.[id] ?? id;
+    return this.#members.addressOf(id);
   }
 
   /** Messages the core refused: counted, and logged at most every ten seconds. */

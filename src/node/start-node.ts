@@ -22,7 +22,11 @@ export interface StartNodeOptions<S extends StateMachine>
     Omit<RaftNodeOptions<S>, 'id' | 'members' | 'addresses' | 'storage' | 'transport'> {
   /** Where this node listens, `host:port`. */
   readonly address: string;
-  /** The other members: their addresses (ids are then the addresses), or id to address. */
+  /**
+   * The other members: their addresses (ids are then the addresses), or id to address. The
+   * configuration a new cluster starts with; the one in the log wins once there is one.
+   * Ignored with `join` (may be empty).
+   */
   readonly peers: readonly string[] | Readonly<Record<NodeId, string>>;
   /** This node's id. Default: its address, as in raftos. */
   readonly id?: NodeId;
@@ -56,7 +60,9 @@ export async function startNode<S extends StateMachine>(
     ...(options.secret === undefined ? {} : { secret: options.secret }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   };
-  const wire = { id, listen: options.address, peers, ...optional };
+  const joining = options.join === true;
+  // A node that joins knows nobody until the leader, which knows it, connects.
+  const wire = { id, listen: options.address, peers, acceptUnknownPeers: joining, ...optional };
   const transport: Transport =
     kind === 'udp'
       ? new UdpTransport(wire)
@@ -70,7 +76,7 @@ export async function startNode<S extends StateMachine>(
     return await RaftNode.start({
       ...options,
       id,
-      members: [id, ...Object.keys(peers)],
+      members: joining ? [] : [id, ...Object.keys(peers)],
       addresses: { ...peers, [id]: options.address },
       storage,
       transport,

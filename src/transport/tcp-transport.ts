@@ -53,6 +53,12 @@ export interface TcpTransportOptions extends WireSecurity {
   readonly maxQueueBytes?: number;
   readonly backoff?: BackoffOptions;
   readonly logger?: TransportLogger;
+  /**
+   * Accept a hello from a node that is not among `peers` (cluster tag and security still
+   * checked): a node that joins a running cluster knows no member until the leader, which
+   * does know it, connects. Default false.
+   */
+  readonly acceptUnknownPeers?: boolean;
 }
 
 const HELLO_TIMEOUT_MS = 5000;
@@ -65,10 +71,16 @@ function forget(link: Link, socket: net.Socket): void {
 
 interface Link {
   readonly id: NodeId;
-  readonly host: string;
-  readonly port: number;
-  /** This side dials (its id is the smaller). */
-  readonly dials: boolean;
+  /** Where the peer listens; empty for a peer known only by the connection it opened. */
+  host: string;
+  port: number;
+  /**
+   * This side dials: its id is the smaller, or the peer was added while running (it may not
+   * know this node yet, so it cannot be the one to dial).
+   */
+  dials: boolean;
+  /** Dropped from the peers: no more dialling, its connections closed. */
+  removed: boolean;
   /**
    * Open connections that said they are this peer, newest last; messages go on the newest.
    * An older one is kept until it closes: a newcomer claiming the peer's id (a restarted
@@ -113,15 +125,60 @@ export class TcpTransport implements Transport {
     for (const [id, address] of Object.entries(options.peers)) {
       if (id === options.id) continue;
       const { host, port } = parseAddress(address);
-      this.#links.set(id, {
-        id,
-        host,
-        port,
-        dials: options.id < id,
-        sockets: [],
-        backoff: new Backoff(options.backoff),
-        retry: null,
-      });
+      this.#links.set(id, this.#newLink(id, host, port, options.id < id));
+    }
+  }
+
+  #newLink(id: NodeId, host: string, port: number, dials: boolean): Link {
+    const backoff = new Backoff(this.#options.backoff);
+    return { id, host, port, dials, removed: false, sockets: [], backoff, retry: null };
+  }
+
+  /**
+   * The members changed: dial the new peers (whichever id is smaller: they may not know this
+   * node yet), follow a peer that moved, and close the links of those no longer listed.
+   */
+  updatePeers(peers: Readonly<Record<NodeId, string>>): void {
+    if (this.#closed) return;
+    for (const [id, address] of Object.entries(peers)) {
+      if (id === this.id) continue;
+      let host: string;
+      let port: number;
+      try {
+        ({ host, port } = parseAddress(address));
+      } catch (e) {
+        this.#options.logger?.warn({ peer: id, address }, `unusable address: ${String(e)}`);
+        continue;
+      }
+      const link = this.#links.get(id);
+      if (link === undefined) {
+        const added = this.#newLink(id, host, port, true);
+        this.#links.set(id, added);
+        if (this.#server !== null) this.#dial(added);
+      } else if (link.host !== host || link.port !== port) {
+        const known = link.host !== '';
+        link.host = host;
+        link.port = port;
+        link.dials = true;
+        // A peer that moved is dialled at its new address; one that was known only by the
+        // connection it opened keeps that connection, and is dialled when it is lost.
+        if (known) for (const socket of link.sockets.splice(0)) socket.destroy();
+        if (link.sockets.length === 0 && link.retry === null && this.#server !== null) {
+          this.#dial(link);
+        }
+      }
+    }
+    for (const [id, link] of this.#links) {
+      if (Object.hasOwn(peers, id)) continue;
+      link.removed = true;
+      if (link.retry !== null) clearTimeout(link.retry);
+      link.retry = null;
+      // Ended, not destroyed: what was just written to it (the commit of its removal) leaves.
+      for (const socket of link.sockets.splice(0)) {
+        socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
+      }
+      this.#links.delete(id);
     }
   }
 
@@ -230,7 +287,7 @@ export class TcpTransport implements Transport {
   // Connections
 
   #dial(link: Link): void {
-    if (this.#closed) return;
+    if (this.#closed || link.removed || link.host === '') return;
     link.retry = null;
     const options = { host: link.host, port: link.port };
     const socket =
@@ -265,7 +322,7 @@ export class TcpTransport implements Transport {
     });
     socket.on('close', () => {
       forget(link, socket);
-      if (!this.#closed && link.retry === null && link.sockets.length === 0) {
+      if (!this.#closed && !link.removed && link.retry === null && link.sockets.length === 0) {
         link.retry = setTimeout(() => this.#dial(link), link.backoff.next());
       }
     });
@@ -329,8 +386,13 @@ export class TcpTransport implements Transport {
 
   /** The first frame of an inbound connection: a hello from a known peer, to this node. */
   #identify(frame: Frame, socket: net.Socket, source: string): Link | null {
-    const link =
-      frame.type === 'hello' && frame.to === this.id ? this.#links.get(frame.from) : undefined;
+    const hello = frame.type === 'hello' && frame.to === this.id;
+    let link = hello ? this.#links.get(frame.from) : undefined;
+    if (link === undefined && hello && frame.from !== this.id && this.#options.acceptUnknownPeers) {
+      // Known by this connection only, until the configuration says where it listens.
+      link = this.#newLink(frame.from, '', 0, false);
+      this.#links.set(frame.from, link);
+    }
     if (link === undefined) {
       const what =
         frame.type === 'hello'

@@ -78,6 +78,12 @@ export interface Transport {
    * without it cannot tell two clusters of the same name apart.
    */
   bindCluster?(identity: string): void;
+  /**
+   * The members changed: `peers` (id to address, this node left out) is everyone to talk to
+   * now. New peers are reached, dropped ones disconnected. A transport that routes by id
+   * alone (in memory, the simulator's) needs none.
+   */
+  updatePeers?(peers: Readonly<Record<NodeId, string>>): void;
   stats(): TransportStats;
 }
 

@@ -29,6 +29,11 @@ export interface UdpTransportOptions extends WireSecurity {
   readonly listen: string;
   readonly peers: Readonly<Record<NodeId, string>>;
   readonly logger?: TransportLogger;
+  /**
+   * Accept a datagram from a node that is not among `peers`, and answer it where it came
+   * from, until the configuration says where it listens (a node joining a running cluster).
+   */
+  readonly acceptUnknownPeers?: boolean;
 }
 
 export class UdpTransport implements Transport {
@@ -59,11 +64,28 @@ export class UdpTransport implements Transport {
     return this.#listening;
   }
 
+  /** The members changed: `peers` is everyone to send to now. */
+  updatePeers(peers: Readonly<Record<NodeId, string>>): void {
+    const next = new Map<NodeId, { host: string; port: number }>();
+    for (const [id, address] of Object.entries(peers)) {
+      if (id === this.id) continue;
+      try {
+        next.set(id, parseAddress(address));
+      } catch (e) {
+        this.#options.logger?.warn({ peer: id, address }, `unusable address: ${String(e)}`);
+      }
+    }
+    this.#peers.clear();
+    for (const [id, peer] of next) this.#peers.set(id, peer);
+  }
+
   async start(handler: MessageHandler): Promise<void> {
     const { host, port } = parseAddress(this.#options.listen);
     const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
     this.#handler = handler;
-    socket.on('message', (msg, rinfo) => this.#receive(msg, `${rinfo.address}:${rinfo.port}`));
+    socket.on('message', (msg, rinfo) =>
+      this.#receive(msg, `${rinfo.address}:${rinfo.port}`, rinfo),
+    );
     socket.on('error', (e) => this.#options.logger?.warn({ err: e }, 'UDP socket error'));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -99,7 +121,7 @@ export class UdpTransport implements Transport {
     });
   }
 
-  #receive(datagram: Buffer, source: string): void {
+  #receive(datagram: Buffer, source: string, rinfo: { address: string; port: number }): void {
     const frame = this.#codec.decode(datagram, source);
     if (frame === null || frame.type === 'hello') return;
     if (frame.to !== this.id) {
@@ -107,8 +129,11 @@ export class UdpTransport implements Transport {
       return;
     }
     if (!this.#peers.has(frame.from)) {
-      this.#codec.drop('unknown-peer', `a ${frame.type} from ${frame.from} at ${source}`);
-      return;
+      if (this.#options.acceptUnknownPeers !== true || frame.from === this.id) {
+        this.#codec.drop('unknown-peer', `a ${frame.type} from ${frame.from} at ${source}`);
+        return;
+      }
+      this.#peers.set(frame.from, { host: rinfo.address, port: rinfo.port });
     }
     deliverSafely(this.#handler, frame, this.#options.logger);
   }

@@ -45,6 +45,8 @@ type Extra = Partial<
 >;
 
 export interface Parts {
+  /** Small segments make compaction drop whole files after a few entries. */
+  readonly maxSegmentBytes?: number;
   readonly storage?: (s: DurableStorage) => DurableStorage;
   readonly transport?: (t: Transport) => Transport;
 }
@@ -132,8 +134,8 @@ export class TestCluster<S extends StateMachine = ListMachine> {
     this.#machine = machine ?? (() => new ListMachine() as unknown as S);
   }
 
-  static async start(size: number, extra: Extra = {}): Promise<TestCluster> {
-    return TestCluster.of(size, () => new ListMachine(), extra);
+  static async start(size: number, extra: Extra = {}, parts: Parts = {}): Promise<TestCluster> {
+    return TestCluster.of(size, () => new ListMachine(), extra, parts);
   }
 
   /** A started cluster whose nodes hold state machines made by `machine`. */
@@ -141,22 +143,37 @@ export class TestCluster<S extends StateMachine = ListMachine> {
     size: number,
     machine: () => T,
     extra: Extra = {},
+    parts: Parts = {},
   ): Promise<TestCluster<T>> {
     const c = new TestCluster<T>(size, extra, machine);
-    for (const id of c.ids) await c.startNode(id);
+    for (const id of c.ids) await c.startNode(id, {}, parts);
     return c;
   }
 
+  /** Starts a new node `id` that knows no member: it waits for a leader to add it. */
+  startJoiner(id: string, extra: Extra = {}): Promise<RaftNode<S>> {
+    return this.startNode(id, { ...extra, join: true }, {}, []);
+  }
+
   /** Starts node `id`; `parts` may wrap its storage or transport (to watch or hold them). */
-  async startNode(id: string, extra: Extra = {}, parts: Parts = {}): Promise<RaftNode<S>> {
-    const file = await FileStorage.open(`/${id}`, { fs: this.fs, logger: { warn: () => {} } });
+  async startNode(
+    id: string,
+    extra: Extra = {},
+    parts: Parts = {},
+    members: readonly string[] = this.ids,
+  ): Promise<RaftNode<S>> {
+    const file = await FileStorage.open(`/${id}`, {
+      fs: this.fs,
+      logger: { warn: () => {} },
+      ...(parts.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: parts.maxSegmentBytes }),
+    });
     const storage = parts.storage?.(file) ?? file;
     const memory = this.network.transport(id);
     this.transports.set(id, memory);
     const transport = parts.transport?.(memory) ?? memory;
     const node = await RaftNode.start({
       id,
-      members: this.ids,
+      members,
       storage,
       transport,
       stateMachine: this.#machine(),

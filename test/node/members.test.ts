@@ -1,0 +1,150 @@
+/**
+ * Membership changes on running nodes: a new, empty node added as a voter in one call (caught
+ * up by snapshot, then promoted), members removed (the leader itself included: it hands off
+ * and steps down), several voters replaced at once through the joint configuration, typed
+ * refusals, and a removed node that says it was removed.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { MembershipChangeError, NotLeaderError } from '../../src/core/index.js';
+import { encodeKvCommand, KvStore } from '../../src/kv/index.js';
+import type { RaftNode } from '../../src/node/index.js';
+import { encode, type ListMachine, TestCluster } from './support.js';
+
+let cluster: TestCluster | undefined;
+let stopLater: TestCluster<KvStore> | undefined;
+afterEach(async () => {
+  await cluster?.stop();
+  await stopLater?.stop();
+  cluster = undefined;
+  stopLater = undefined;
+});
+
+const ids = (list: readonly { id: string }[]): string[] => list.map((m) => m.id).sort();
+
+async function until(what: string, f: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!f()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function write(leader: RaftNode<ListMachine>, count: number, prefix: string): Promise<void> {
+  for (let i = 0; i < count; i++) await leader.propose(encode(`${prefix}${i}`));
+}
+
+describe('membership changes on running nodes', () => {
+  test('a new, empty node joins as a voter in one call, caught up by snapshot', async () => {
+    const kv = await TestCluster.of(
+      3,
+      () => new KvStore(),
+      { snapshotEntries: 20, snapshotKeepEntries: 0 },
+      { maxSegmentBytes: 1024 },
+    );
+    stopLater = kv;
+    const leader = await kv.leader();
+    const put = (key: string, timeoutMs = 5000) =>
+      leader.propose(encodeKvCommand({ op: 'put', key, value: `${key}-value` }), { timeoutMs });
+    for (let i = 0; i < 60; i++) await put(`k${i}`);
+    // The log is compacted behind a snapshot: only the snapshot can bring a new node up.
+    await until('the leader compacts its log', () => leader.status().firstIndex > 30);
+    const joiner = await kv.startJoiner('n4');
+    assert.deepEqual(joiner.members().voters, [], 'it knows nobody yet');
+    const result = await leader.addVoter('n4', 'n4');
+    assert.deepEqual(ids(result.voters), ['n1', 'n2', 'n3', 'n4']);
+    assert.deepEqual(result.learners, []);
+    await put('after');
+    await until(
+      'the new voter applies the write after it joined',
+      () => joiner.stateMachine.get('after') !== undefined,
+    );
+    assert.equal(joiner.stateMachine.get('k0')?.value, 'k0-value', 'from the snapshot');
+    assert.ok(joiner.status().snapshotIndex > 0, 'it installed a snapshot');
+    assert.deepEqual(ids(joiner.members().voters), ['n1', 'n2', 'n3', 'n4']);
+    assert.deepEqual(joiner.status().members.slice().sort(), ['n1', 'n2', 'n3', 'n4']);
+    // Four voters need three: with two old members stopped, nothing commits.
+    const [a, b] = kv.followers().filter((n) => n.id !== 'n4');
+    await a?.stop();
+    await b?.stop();
+    await assert.rejects(put('lost', 300), /timed out|TIMEOUT/i);
+  });
+
+  test('a removed follower is told, and the rest carry on', async () => {
+    cluster = await TestCluster.start(3);
+    const leader = await cluster.leader();
+    const victim = cluster.followers()[0] as RaftNode<ListMachine>;
+    let removedAt = 0;
+    victim.on('removed', (index) => {
+      removedAt = index;
+    });
+    const result = await leader.removeMember(victim.id);
+    assert.equal(ids(result.voters).includes(victim.id), false);
+    await until('the removed node hears of it', () => removedAt > 0);
+    assert.equal(removedAt, result.index);
+    await write(leader, 3, 'two');
+    assert.equal(leader.status().members.length, 2);
+  });
+
+  test('a leader that removes itself hands off and steps down', async () => {
+    cluster = await TestCluster.start(3);
+    const leader = await cluster.leader();
+    const result = await leader.removeMember(leader.id);
+    assert.deepEqual(ids(result.voters), cluster.ids.filter((i) => i !== leader.id).sort());
+    await until('the old leader steps down', () => !leader.isLeader);
+    cluster.nodes.delete(leader.id);
+    const next = await cluster.leader();
+    assert.notEqual(next.id, leader.id);
+    await write(next, 2, 'new');
+    await leader.stop();
+  });
+
+  test('two voters replaced at once go through the joint configuration', async () => {
+    cluster = await TestCluster.start(3);
+    const leader = await cluster.leader();
+    await cluster.startJoiner('n4');
+    await cluster.startJoiner('n5');
+    await leader.addLearner('n4', 'n4');
+    await leader.addLearner('n5', 'n5');
+    await write(leader, 3, 'j');
+    const others = cluster.ids.filter((i) => i !== leader.id);
+    const result = await leader.changeMembership([
+      { type: 'add-voter', id: 'n4' },
+      { type: 'add-voter', id: 'n5' },
+      { type: 'remove', id: others[0] as string },
+      { type: 'remove', id: others[1] as string },
+    ]);
+    assert.deepEqual(ids(result.voters), [leader.id, 'n4', 'n5'].sort());
+    assert.deepEqual(result.outgoing, [], 'resolved once the joint configuration was left');
+    await write(leader, 2, 'k');
+    await until('n5 applied everything', () => {
+      const n5 = cluster?.node('n5').stateMachine as ListMachine;
+      return n5.applied.length === 5;
+    });
+  });
+
+  test('refusals are typed: not the leader (with its address), a change in progress', async () => {
+    cluster = await TestCluster.start(3);
+    const leader = await cluster.leader();
+    const follower = cluster.followers()[0] as RaftNode<ListMachine>;
+    await assert.rejects(follower.removeMember(leader.id), (e: unknown) => {
+      assert.ok(e instanceof NotLeaderError);
+      assert.equal(e.leader, leader.id);
+      assert.equal(e.leaderAddress, leader.id);
+      return true;
+    });
+    const others = cluster.ids.filter((i) => i !== leader.id);
+    const first = leader.removeMember(others[0] as string);
+    await assert.rejects(leader.removeMember(others[1] as string), (e: unknown) => {
+      assert.ok(e instanceof MembershipChangeError);
+      assert.equal(e.reason, 'change-in-progress');
+      return true;
+    });
+    await first;
+    await assert.rejects(leader.removeMember('nobody'), (e: unknown) => {
+      assert.ok(e instanceof MembershipChangeError);
+      assert.equal(e.reason, 'unknown-member');
+      return true;
+    });
+  });
+});
