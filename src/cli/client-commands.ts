@@ -1,14 +1,14 @@
 /**
  * @module
- * `raftkit put | get | del | cas | status`: one request through `RaftkitClient`, its answer
- * printed as one JSON line. The endpoints default to `raftkit cluster`'s, so no flag is needed
+ * `raftkit put | get | del | cas | status | member ... | leader transfer`: one request through
+ * `RaftkitClient`, its answer printed as one JSON line. The endpoints default to `raftkit cluster`'s, so no flag is needed
  * against a default local cluster.
  */
 import { Command, Option } from 'commander';
 import { RaftkitClient } from '../kv/index.js';
 import { defaultEndpoints } from './cluster-command.js';
 import type { Output } from './main.js';
-import { positiveInteger } from './parse.js';
+import { hostPort, positiveInteger } from './parse.js';
 
 interface ClientFlags {
   endpoints: string[];
@@ -28,7 +28,7 @@ function endpointList(value: string): string[] {
     .filter((e) => e !== '');
 }
 
-function withClient(command: Command): Command {
+function withClient(command: Command, timeoutMs = 10_000): Command {
   return command
     .addOption(
       new Option('--endpoints <url,...>', 'nodes to talk to')
@@ -39,12 +39,17 @@ function withClient(command: Command): Command {
       '--timeout-ms <ms>',
       'give up after this long, retries included',
       positiveInteger,
-      10_000,
+      timeoutMs,
     );
 }
 
 async function using<T>(flags: ClientFlags, fn: (client: RaftkitClient) => Promise<T>): Promise<T> {
-  const client = new RaftkitClient({ endpoints: flags.endpoints, timeoutMs: flags.timeoutMs });
+  // One attempt may take the whole time: adding a voter waits for it to catch up.
+  const client = new RaftkitClient({
+    endpoints: flags.endpoints,
+    timeoutMs: flags.timeoutMs,
+    attemptTimeoutMs: Math.max(10_000, flags.timeoutMs),
+  });
   try {
     return await fn(client);
   } finally {
@@ -122,5 +127,63 @@ export function clientCommands(output: Output, setExit: (code: number) => void):
     withClient(new Command('status'))
       .description("print the leader's status (or, with none, a node's)")
       .action((flags: ClientFlags) => using(flags, async (c) => print(await c.status()))),
+    memberCommand(print),
+    new Command('leader').description('leadership: raftkit leader transfer ID').addCommand(
+      withClient(new Command('transfer'))
+        .description(
+          'hand leadership to voter ID (for a rolling restart); prints {"leader","term"}',
+        )
+        .argument('<id>')
+        .action((id: string, flags: ClientFlags) =>
+          using(flags, async (c) => print(await c.transferLeader(id))),
+        ),
+    ),
   ];
+}
+
+/** Adding a voter waits for it to catch up: a longer default than the other commands. */
+const MEMBER_TIMEOUT_MS = 60_000;
+
+function memberCommand(print: (value: unknown) => void): Command {
+  const member = new Command('member').description(
+    'the members: list, add, promote, remove (each prints the configuration as JSON)',
+  );
+  member.addCommand(
+    withClient(new Command('list'))
+      .description('print {"voters":[{"id","address"}],"learners":[...],"index"}')
+      .action((flags: ClientFlags) => using(flags, async (c) => print(await c.members()))),
+  );
+  member.addCommand(
+    withMemberTimeout(new Command('add'))
+      .description('add ID, whose Raft transport listens at --address; a voter once caught up')
+      .argument('<id>')
+      .requiredOption('--address <host:port>', "the new member's Raft address", hostPort)
+      .option('--learner', 'add it as a learner (it does not vote until promoted)')
+      .action((id: string, flags: ClientFlags & { address: string; learner?: boolean }) =>
+        using(flags, async (c) =>
+          print(await c.addMember(id, flags.address, { learner: flags.learner === true })),
+        ),
+      ),
+  );
+  member.addCommand(
+    withMemberTimeout(new Command('promote'))
+      .description('make the learner ID a voter (once it has caught up)')
+      .argument('<id>')
+      .action((id: string, flags: ClientFlags) =>
+        using(flags, async (c) => print(await c.promoteMember(id))),
+      ),
+  );
+  member.addCommand(
+    withMemberTimeout(new Command('remove'))
+      .description('take ID (voter or learner) out of the cluster')
+      .argument('<id>')
+      .action((id: string, flags: ClientFlags) =>
+        using(flags, async (c) => print(await c.removeMember(id))),
+      ),
+  );
+  return member;
+}
+
+function withMemberTimeout(command: Command): Command {
+  return withClient(command, MEMBER_TIMEOUT_MS);
 }

@@ -5,7 +5,7 @@
  * gets one line once the node is up.
  */
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   createLogger,
   type LogFormat,
@@ -21,12 +21,15 @@ import {
   DEFAULT_SNAPSHOT_ENTRIES,
   DEFAULT_SNAPSHOT_KEEP_ENTRIES,
 } from '../node/index.js';
+import { joinCluster } from './join.js';
 import type { Output } from './main.js';
 import { hostPort, hostPortList, nonNegativeInteger, oneOf, positiveInteger } from './parse.js';
 
 export interface NodeFlags {
   listen: string;
-  peers: string[];
+  peers?: string[];
+  join?: string[];
+  learner?: boolean;
   data: string;
   id?: string;
   http?: string;
@@ -46,15 +49,24 @@ export interface NodeFlags {
   snapshotKeepEntries: number;
 }
 
+/** How long a removed node keeps serving what is in flight before it stops. */
+const REMOVED_GRACE_MS = 1000;
+
 export function nodeCommand(output: Output): Command {
   return new Command('node')
     .description('run one key-value node in the foreground (Ctrl-C stops it cleanly)')
     .requiredOption('--listen <host:port>', 'where this node listens for Raft peers', hostPort)
-    .requiredOption(
+    .option(
       '--peers <host:port,...>',
-      'the other members (this node may be listed)',
+      'the other members of a new cluster (this node may be listed); not with --join',
       hostPortList,
     )
+    .option(
+      '--join <url,...>',
+      'join the running cluster at these HTTP endpoints (an empty --data only)',
+      urlList,
+    )
+    .option('--learner', 'with --join: stay a learner (no vote) rather than become a voter')
     .requiredOption('--data <dir>', 'data directory (created if absent)')
     .option('--id <id>', 'node id (default: the listen address)')
     .option('--http <host:port>', 'serve the HTTP API here', hostPort)
@@ -104,8 +116,24 @@ export function nodeCommand(output: Output): Command {
     });
 }
 
+function urlList(value: string): string[] {
+  const list = value
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+  if (list.length === 0) throw new InvalidArgumentError('expected one URL or more');
+  return list;
+}
+
 async function runNode(flags: NodeFlags, output: Output): Promise<void> {
   const id = flags.id ?? flags.listen;
+  if ((flags.peers === undefined) === (flags.join === undefined)) {
+    throw new Error('give --peers (a new cluster) or --join (a running one), not both or neither');
+  }
+  if (flags.learner === true && flags.join === undefined) {
+    throw new Error('--learner goes with --join');
+  }
+  const joining = flags.join !== undefined;
   const logger = createLogger({
     level: flags.logLevel,
     base: { node: id },
@@ -118,7 +146,8 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
   const read = (file: string) => readFileSync(file, 'utf8');
   const kv = await startKvNode({
     address: flags.listen,
-    peers: flags.peers,
+    peers: flags.peers ?? [],
+    join: joining,
     id,
     dataDir: flags.data,
     transport: flags.transport,
@@ -143,6 +172,10 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
         }),
   });
   const { node } = kv;
+  const removed = new Promise<number>((resolve) => {
+    if (node.removedAt !== null) resolve(node.removedAt);
+    else node.once('removed', resolve);
+  });
   node.on('role', (role) => logger.info({ role, term: node.term }, `role: ${role}`));
   node.on('leader', (leader) =>
     logger.info({ leader, term: node.term }, `leader: ${leader ?? 'none'}`),
@@ -153,6 +186,15 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
     'started',
   );
   output.out(`raftkit node ${id}: raft on ${flags.listen}, ${http}, data in ${flags.data}\n`);
+  const join =
+    flags.join === undefined
+      ? Promise.resolve(null)
+      : joinCluster(node, {
+          endpoints: flags.join,
+          address: flags.listen,
+          learner: flags.learner === true,
+          logger,
+        });
 
   await new Promise<void>((resolve, reject) => {
     // Ctrl-C under `raftkit cluster` reaches a node twice (the terminal's SIGINT, then the
@@ -166,6 +208,26 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    // Removed from the cluster, a node has nothing left to do: it says so once and stops,
+    // rather than wait for a leader that will never contact it again.
+    void removed.then((index) => {
+      output.err(
+        `raftkit node ${id}: removed from the cluster (configuration at index ${index}); stopping\n`,
+      );
+      // A moment for the answers in flight (the request that removed this node among them).
+      setTimeout(() => stop('removed'), REMOVED_GRACE_MS).unref();
+    });
+    join.then(
+      (outcome) => {
+        if (outcome !== null && outcome !== 'already-member') {
+          output.out(`raftkit node ${id}: ${outcome.replaceAll('-', ' ')}\n`);
+        }
+      },
+      (e: unknown) => {
+        output.err(`raftkit node ${id}: could not join: ${(e as Error).message}\n`);
+        kv.stop().finally(() => reject(e));
+      },
+    );
     node.once('stopped', (reason) => {
       if (reason === null) return;
       logger.fatal({ err: reason }, 'the node stopped');

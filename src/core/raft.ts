@@ -279,6 +279,9 @@ export class Raft {
           `${id} has no log yet: add it as a learner first`,
         );
       }
+      if (pr.match === 0) {
+        throw new MembershipChangeError('not-caught-up', `${id} has not answered the leader yet`);
+      }
       if (pr.match + this.options.maxPromotionLag < last) {
         throw new MembershipChangeError(
           'not-caught-up',

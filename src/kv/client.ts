@@ -15,7 +15,12 @@
  * waits, so one silent endpoint cannot use up a call's deadline.
  */
 import http from 'node:http';
-import type { NodeStatus } from '../node/index.js';
+import {
+  MembershipChangeError,
+  type MembershipRefusal,
+  membershipRefusals,
+} from '../core/index.js';
+import type { MemberInfo, NodeStatus } from '../node/index.js';
 import { TimeoutError } from '../node/index.js';
 import { BadRequestError, ServerError, SessionExpiredError, UnavailableError } from './errors.js';
 import { API_HEADER } from './http-server.js';
@@ -101,7 +106,27 @@ const shapes = {
   session: (b: Record<string, unknown>) => isIndex(b.client) && (b.client as number) > 0,
   status: (b: Record<string, unknown>) =>
     isText(b.id) && isText(b.role) && isIndex(b.term) && Array.isArray(b.members),
+  members: (b: Record<string, unknown>) =>
+    isMemberList(b.voters) && isMemberList(b.learners) && isIndex(b.index),
+  transferred: (b: Record<string, unknown>) => isText(b.leader) && isIndex(b.term),
 } as const;
+
+function isMemberList(v: unknown): boolean {
+  return (
+    Array.isArray(v) &&
+    v.every((m) => typeof m === 'object' && m !== null && isText(m.id) && isText(m.address))
+  );
+}
+
+/** The members as the API shows them: voters and learners with their Raft addresses. */
+export interface Members {
+  readonly voters: readonly MemberInfo[];
+  readonly learners: readonly MemberInfo[];
+  /** Voters on their way out, while a joint configuration is in force. */
+  readonly outgoing?: readonly MemberInfo[];
+  /** The log index of the entry that carries this configuration. */
+  readonly index: number;
+}
 
 export class RaftkitClient {
   readonly endpoints: readonly URL[];
@@ -204,6 +229,84 @@ export class RaftkitClient {
       deadline,
     );
     return r.body as unknown as NodeStatus;
+  }
+
+  /** The configuration in force, as the leader (or the first node to answer) knows it. */
+  async members(options: CallOptions = {}): Promise<Members> {
+    const deadline = this.#deadline(options);
+    await this.#discover(deadline);
+    const r = await this.#call(
+      { method: 'GET', path: '/v1/members', shape: shapes.members },
+      deadline,
+    );
+    return r.body as unknown as Members;
+  }
+
+  /**
+   * Adds `id` listening at `address` (its Raft address): as a learner, or (by default) as a
+   * voter once caught up. Resolves with the configuration once the change has applied.
+   */
+  addMember(
+    id: string,
+    address: string,
+    options: CallOptions & { readonly learner?: boolean } = {},
+  ): Promise<Members> {
+    const body = { id, address, ...(options.learner === true ? { learner: true } : {}) };
+    return this.#memberChange('POST', '/v1/members', body, options);
+  }
+
+  /** Makes the learner `id` a voter. */
+  promoteMember(id: string, options: CallOptions = {}): Promise<Members> {
+    return this.#memberChange('POST', `${memberPath(id)}/promote`, undefined, options);
+  }
+
+  /** Takes `id` out of the cluster. */
+  removeMember(id: string, options: CallOptions = {}): Promise<Members> {
+    return this.#memberChange('DELETE', memberPath(id), undefined, options);
+  }
+
+  /** Hands leadership to `to`; resolves once it leads. */
+  async transferLeader(
+    to: string,
+    options: CallOptions = {},
+  ): Promise<{ leader: string; term: number }> {
+    const r = await this.#leaderCall(
+      { method: 'POST', path: '/v1/leader', body: { to }, shape: shapes.transferred },
+      options,
+    );
+    return { leader: r.body.leader as string, term: r.body.term as number };
+  }
+
+  async #memberChange(
+    method: string,
+    path: string,
+    body: unknown,
+    options: CallOptions,
+  ): Promise<Members> {
+    const attempt = {
+      method,
+      path,
+      shape: shapes.members,
+      ...(body === undefined ? {} : { body }),
+    };
+    const r = await this.#leaderCall(attempt, options);
+    return r.body as unknown as Members;
+  }
+
+  /**
+   * A call only the leader serves (a follower answers 503 `not-leader`, and the next endpoint
+   * is tried). A refused change comes back as the core's `MembershipChangeError`.
+   */
+  async #leaderCall(attempt: Attempt, options: CallOptions): Promise<Response> {
+    const r = await this.#call({ ...attempt, accept: [409] }, this.#deadline(options));
+    if (r.status !== 409) return r;
+    const code = String(r.body.code);
+    const error = String(r.body.error);
+    if (membershipRefusals.includes(code as MembershipRefusal)) {
+      const detail = error.replace(/^membership change refused \([a-z-]+\): /, '');
+      throw new MembershipChangeError(code as MembershipRefusal, detail);
+    }
+    throw new BadRequestError(error, 409);
   }
 
   #deadline(options: CallOptions): number {
@@ -528,6 +631,10 @@ function parseEndpoint(endpoint: string): URL {
     throw new BadRequestError(`endpoint ${JSON.stringify(endpoint)} must be http://host:port`);
   }
   return url;
+}
+
+function memberPath(id: string): string {
+  return `/v1/members/${encodeURIComponent(id)}`;
 }
 
 function kvPath(key: string): string {

@@ -12,9 +12,18 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NotLeaderError, OverloadedError, ProposalDroppedError, RaftError } from '../core/index.js';
 import {
+  MembershipChangeError,
+  NotLeaderError,
+  OverloadedError,
+  ProposalDroppedError,
+  RaftError,
+  TransferRejectedError,
+} from '../core/index.js';
+import {
+  type ChangeResult,
   formatAddress,
+  type MemberList,
   NodeStoppedError,
   parseAddress,
   type RaftNode,
@@ -25,6 +34,7 @@ import { BadRequestError } from './errors.js';
 import type { KvStore } from './kv-store.js';
 import type { KvMetrics, RequestOp } from './metrics.js';
 import {
+  addMemberBody,
   casBody,
   defaultKvLimits,
   type KvLimits,
@@ -34,6 +44,7 @@ import {
   parseSession,
   putBody,
   type Route,
+  transferBody,
 } from './requests.js';
 
 export interface KvServerLogger {
@@ -50,6 +61,11 @@ export interface KvServerOptions {
   readonly requestTimeoutMs?: number;
   /** How long to wait for a leader before 503. Default 2 000 ms. */
   readonly leaderWaitMs?: number;
+  /**
+   * How long a membership change may take before 504: adding a voter waits for it to catch
+   * up, a snapshot transfer included. Default 60 000 ms.
+   */
+  readonly memberTimeoutMs?: number;
   readonly metrics?: KvMetrics;
   readonly logger?: KvServerLogger;
 }
@@ -98,6 +114,7 @@ export class KvHttpServer {
   readonly #limits: KvLimits;
   readonly #timeoutMs: number;
   readonly #leaderWaitMs: number;
+  readonly #memberTimeoutMs: number;
   readonly #server: http.Server;
 
   private constructor(options: KvServerOptions) {
@@ -106,6 +123,7 @@ export class KvHttpServer {
     this.#limits = { ...defaultKvLimits, ...options.limits };
     this.#timeoutMs = options.requestTimeoutMs ?? 5000;
     this.#leaderWaitMs = options.leaderWaitMs ?? 2000;
+    this.#memberTimeoutMs = options.memberTimeoutMs ?? 60_000;
     this.#server = http.createServer((req, res) => {
       void this.#serve(req, res);
     });
@@ -218,7 +236,40 @@ export class KvHttpServer {
           ...(session && { session }),
         });
       }
+      case 'members':
+        return { status: 200, body: memberBody(this.#node.members()) };
+      case 'add-member': {
+        const { id, address, learner } = parseBody(
+          await this.#body(req),
+          addMemberBody,
+          this.#limits,
+        );
+        return this.#memberChange((o) =>
+          learner === true
+            ? this.#node.addLearner(id, address, o)
+            : this.#node.addVoter(id, address, o),
+        );
+      }
+      case 'promote-member':
+        return this.#memberChange((o) => this.#node.promote(route.id, o));
+      case 'remove-member':
+        return this.#memberChange((o) => this.#node.removeMember(route.id, o));
+      case 'transfer-leader': {
+        const { to } = parseBody(await this.#body(req), transferBody, this.#limits);
+        await this.#leaderKnown();
+        await this.#node.transferLeadership(to, { timeoutMs: this.#timeoutMs });
+        return { status: 200, body: { leader: to, term: this.#node.term } };
+      }
     }
+  }
+
+  /** A membership change: the node carries it out, or has its leader do it. */
+  async #memberChange(
+    change: (options: { timeoutMs: number }) => Promise<ChangeResult>,
+  ): Promise<Reply> {
+    await this.#leaderKnown();
+    const result = await change({ timeoutMs: this.#memberTimeoutMs });
+    return { status: 200, body: memberBody(result) };
   }
 
   async #metrics(): Promise<Reply> {
@@ -335,6 +386,14 @@ export class KvHttpServer {
       return reply(503, 'unavailable', RETRY);
     }
     if (error instanceof OverloadedError) return reply(503, 'overloaded', RETRY);
+    if (error instanceof MembershipChangeError) {
+      // Nothing was changed. A change in progress, or a leader not ready, passes: retry.
+      if (error.reason === 'change-in-progress' || error.reason === 'not-ready') {
+        return reply(409, error.reason, RETRY);
+      }
+      return reply(error.reason === 'invalid' ? 400 : 409, error.reason);
+    }
+    if (error instanceof TransferRejectedError) return reply(409, 'transfer-rejected');
     if (error instanceof ProposalDroppedError) {
       if (error.reason === 'too-large') return reply(413, 'too-large', { connection: 'close' });
       return reply(503, error.reason, RETRY);
@@ -348,6 +407,16 @@ export class KvHttpServer {
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A configuration as the API shows it (DESIGN.md: voters and learners, with addresses). */
+function memberBody(list: MemberList): Record<string, unknown> {
+  return {
+    voters: list.voters,
+    learners: list.learners,
+    ...(list.outgoing.length > 0 ? { outgoing: list.outgoing } : {}),
+    index: list.index,
+  };
+}
 
 function tooLarge(size: number, max: number): BadRequestError {
   return new BadRequestError(`the body is ${size} bytes or more; the limit is ${max}`, 413);

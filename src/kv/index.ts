@@ -6,6 +6,7 @@
 export {
   type CallOptions,
   type GetResult,
+  type Members,
   RaftkitClient,
   type RaftkitClientOptions,
 } from './client.js';

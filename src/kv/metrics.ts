@@ -14,7 +14,18 @@ const latencyBuckets = [
   0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
-export type RequestOp = 'put' | 'get' | 'delete' | 'cas' | 'register' | 'status';
+export type RequestOp =
+  | 'put'
+  | 'get'
+  | 'delete'
+  | 'cas'
+  | 'register'
+  | 'status'
+  | 'members'
+  | 'add-member'
+  | 'promote-member'
+  | 'remove-member'
+  | 'transfer-leader';
 
 export class KvMetrics {
   readonly registry = new Registry();

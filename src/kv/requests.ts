@@ -30,7 +30,12 @@ export type Route =
   | { readonly op: 'cas'; readonly key: string }
   | { readonly op: 'register' }
   | { readonly op: 'status' }
-  | { readonly op: 'metrics' };
+  | { readonly op: 'metrics' }
+  | { readonly op: 'members' }
+  | { readonly op: 'add-member' }
+  | { readonly op: 'promote-member'; readonly id: string }
+  | { readonly op: 'remove-member'; readonly id: string }
+  | { readonly op: 'transfer-leader' };
 
 /** The methods of each kind of route: HEAD wherever GET is (answered without the body). */
 const methodsOf: Record<string, readonly string[]> = {
@@ -39,6 +44,10 @@ const methodsOf: Record<string, readonly string[]> = {
   register: ['POST'],
   status: ['GET', 'HEAD'],
   metrics: ['GET', 'HEAD'],
+  members: ['GET', 'HEAD', 'POST'],
+  member: ['DELETE'],
+  promote: ['POST'],
+  leader: ['POST'],
 };
 
 /** The method is not one of the route's: `allow` lists those that are (the `Allow` header). */
@@ -76,6 +85,10 @@ export function parseRoute(method: string, url: string, limits: KvLimits): Route
   if (parts.length === 3 && parts[2] === 'sessions') {
     return only(method, 'register', params, { op: 'register' });
   }
+  if (parts[2] === 'members') return parseMemberRoute(method, parts, params, path);
+  if (parts.length === 3 && parts[2] === 'leader') {
+    return only(method, 'leader', params, { op: 'transfer-leader' });
+  }
   if (parts[2] !== 'kv' || parts.length < 4 || parts.length > 5) {
     throw new BadRequestError(`no such route: ${path}`, 404);
   }
@@ -100,6 +113,61 @@ export function parseRoute(method: string, url: string, limits: KvLimits): Route
   if (method === 'DELETE') return only(method, 'kv', params, { op: 'delete', key });
   throw methodNotAllowed('kv', method);
 }
+
+/** `/v1/members`, `/v1/members/:id`, `/v1/members/:id/promote`. */
+function parseMemberRoute(
+  method: string,
+  parts: readonly string[],
+  params: Map<string, string>,
+  path: string,
+): Route {
+  if (parts.length === 3) {
+    if (method === 'POST') return only(method, 'members', params, { op: 'add-member' });
+    return only(method, 'members', params, { op: 'members' });
+  }
+  if (parts.length < 4 || parts.length > 5 || (parts.length === 5 && parts[4] !== 'promote')) {
+    throw new BadRequestError(`no such route: ${path}`, 404);
+  }
+  const id = parseMemberId(parts[3] as string);
+  if (parts.length === 5) return only(method, 'promote', params, { op: 'promote-member', id });
+  return only(method, 'member', params, { op: 'remove-member', id });
+}
+
+/** Longest member id, in UTF-8 bytes (the wire carries ids of up to 255). */
+const MAX_MEMBER_ID_BYTES = 255;
+
+function parseMemberId(raw: string): string {
+  let id: string;
+  try {
+    id = decodeURIComponent(raw);
+  } catch {
+    throw new BadRequestError('the member id is not valid percent-encoded UTF-8');
+  }
+  checkMemberId(id);
+  return id;
+}
+
+function checkMemberId(id: string): void {
+  if (id === '') throw new BadRequestError('the member id is empty');
+  if (Buffer.byteLength(id, 'utf8') > MAX_MEMBER_ID_BYTES) {
+    throw new BadRequestError(`a member id is at most ${MAX_MEMBER_ID_BYTES} bytes`);
+  }
+}
+
+const memberId = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((id) => Buffer.byteLength(id, 'utf8') <= MAX_MEMBER_ID_BYTES, 'at most 255 bytes');
+
+/** The body of `POST /v1/members`. */
+export const addMemberBody = z.strictObject({
+  id: memberId,
+  address: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):[0-9]{1,5}$/, 'host:port'),
+  learner: z.boolean().optional(),
+});
+
+/** The body of `POST /v1/leader`. */
+export const transferBody = z.strictObject({ to: memberId });
 
 function only<R extends Route>(
   method: string,

@@ -14,6 +14,7 @@ export {
   LogClock,
 } from './command.js';
 export { AbortedError, InvalidCommandError, NodeStoppedError, TimeoutError } from './errors.js';
+export type { ChangeOptions, ChangeResult, MemberInfo, MemberList } from './members.js';
 export {
   DEFAULT_ELECTION_MS,
   DEFAULT_HEARTBEAT_MS,

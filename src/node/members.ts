@@ -13,12 +13,21 @@ import {
   type MemberChange,
   type Membership,
   MembershipChangeError,
+  type MembershipRefusal,
+  membershipRefusals,
   type NodeId,
+  NotLeaderError,
+  ProposalDroppedError,
+  type ProposalDropReason,
   type ProposalPosition,
+  proposalDropReasons,
+  RaftError,
   type RawNode,
+  TransferRejectedError,
 } from '../core/index.js';
-import type { Transport } from '../transport/index.js';
+import type { MemberReply, MemberReplyCode, MemberRequest, Transport } from '../transport/index.js';
 import type { Clock } from './clock.js';
+import { TimeoutError } from './errors.js';
 import type { NodeLogger } from './options.js';
 import type { Waiter, Waiters } from './waiter.js';
 
@@ -62,7 +71,26 @@ export interface MembersContext {
   changed(list: MemberList): void;
   /** This node is out of the configuration, and its removal is committed. */
   removed(index: number): void;
+  /** The leader this node knows, and the term. */
+  leader(): { readonly leader: NodeId | null; readonly term: number; readonly isLeader: boolean };
+  /** Hands leadership to `to` (this node leads); resolves once `to` leads. */
+  transfer(to: NodeId, timeoutMs: number): Promise<void>;
+  /**
+   * How long a removed member stays a peer after its removal is committed: the leader keeps
+   * telling it the commit (and answering what it forwarded) until it forgets it, within an
+   * election timeout.
+   */
+  readonly removedPeerGraceMs: number;
 }
+
+/** What a follower asks its leader to do (the JSON of a `member-request`). */
+export type ForwardedChange =
+  | { readonly changes: readonly MemberChange[] }
+  | { readonly addVoter: { readonly id: NodeId; readonly address?: string } }
+  | { readonly transfer: NodeId };
+
+/** Longest a leader works on a forwarded request, whatever the requester asked. */
+const MAX_FORWARDED_MS = 10 * 60_000;
 
 export interface ChangeOptions {
   readonly timeoutMs: number;
@@ -82,7 +110,16 @@ export class Members {
   #seenCommitted = false;
   /** Changes through a joint configuration, waiting for the entry that leaves it to apply. */
   readonly #leaving = new Set<Leaving>();
-  #removedReported = false;
+  #removedAt: number | null = null;
+  /** Requests this node forwarded to its leader, by number. */
+  readonly #forwarded = new Map<number, Waiter<number>>();
+  #nextRequest = 0;
+  /** Waits for this node to apply up to an index (a forwarded change applied at the leader). */
+  readonly #applying = new Set<{ readonly index: number; readonly waiter: Waiter<void> }>();
+  /** Members no longer in the configuration, still peers until then (see `removedPeerGraceMs`). */
+  readonly #departing = new Map<NodeId, { readonly address: string; readonly until: number }>();
+  /** The peers last given to the transport. */
+  #peers: Record<NodeId, string> = {};
 
   constructor(context: MembersContext) {
     this.#ctx = context;
@@ -193,6 +230,107 @@ export class Members {
     this.#checkRemoved();
   }
 
+  /** Entries applied up to `index` (of any kind). */
+  appliedTo(index: number): void {
+    for (const a of [...this.#applying]) if (index >= a.index) a.waiter.resolve();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Forwarding: a follower's request, carried out by the leader
+
+  /**
+   * Asks the leader to carry out `request`, and resolves once it did and this node has
+   * applied the configuration it ended in (so that `list()` shows it).
+   */
+  async forward(request: ForwardedChange, options: ChangeOptions): Promise<ChangeResult> {
+    const { waiters, transport, clock } = this.#ctx;
+    const { leader, term } = this.#ctx.leader();
+    if (leader === null) throw new NotLeaderError(null, term);
+    const deadline = clock.now() + options.timeoutMs;
+    const id = ++this.#nextRequest;
+    const waiter = waiters.create<number>(
+      'forwarded membership request',
+      options.timeoutMs,
+      options.signal,
+      () => this.#forwarded.delete(id),
+    );
+    if (!waiter.settled) this.#forwarded.set(id, waiter);
+    transport.send({
+      type: 'member-request',
+      from: this.#ctx.id,
+      to: leader,
+      id,
+      term,
+      timeoutMs: options.timeoutMs,
+      body: JSON.stringify(request),
+    });
+    const index = await waiter.promise;
+    let entry: { index: number; waiter: Waiter<void> } | undefined;
+    const applied = waiters.create<void>(
+      'applying the new configuration',
+      Math.max(1, deadline - clock.now()),
+      options.signal,
+      () => {
+        if (entry !== undefined) this.#applying.delete(entry);
+      },
+    );
+    entry = { index, waiter: applied };
+    if (!applied.settled) this.#applying.add(entry);
+    this.appliedTo(this.#ctx.raw.status().appliedIndex);
+    await applied.promise;
+    return this.list();
+  }
+
+  /** The leader carries out a follower's request and answers once it is done. */
+  onRequest(m: MemberRequest): void {
+    const reply = (
+      fields: Omit<MemberReply, 'type' | 'from' | 'to' | 'id' | 'term' | 'leader'>,
+    ) => {
+      const { leader, term } = this.#ctx.leader();
+      this.#ctx.transport.send({
+        type: 'member-reply',
+        from: this.#ctx.id,
+        to: m.from,
+        id: m.id,
+        term,
+        leader,
+        ...fields,
+      });
+    };
+    const { isLeader } = this.#ctx.leader();
+    if (!isLeader) {
+      reply({ code: 'RAFT_NOT_LEADER', reason: null, detail: 'not the leader', index: 0 });
+      return;
+    }
+    const request = parseForwarded(m.body);
+    if (typeof request === 'string') {
+      reply({ code: 'RAFT_MEMBERSHIP_REFUSED', reason: 'invalid', detail: request, index: 0 });
+      return;
+    }
+    const options = { timeoutMs: Math.min(Math.max(1, m.timeoutMs), MAX_FORWARDED_MS) };
+    let work: Promise<number>;
+    if ('transfer' in request) {
+      work = this.#ctx.transfer(request.transfer, options.timeoutMs).then(() => this.list().index);
+    } else if ('addVoter' in request) {
+      const { id, address } = request.addVoter;
+      work = this.addVoter(id, address, options).then((r) => r.index);
+    } else {
+      work = this.change(request.changes, options).then((r) => r.index);
+    }
+    work.then(
+      (index) => reply({ code: 'ok', reason: null, detail: '', index }),
+      (e: unknown) => reply({ ...replyOf(e), index: 0 }),
+    );
+  }
+
+  /** The leader's answer to a request this node forwarded. */
+  onReply(m: MemberReply): void {
+    const waiter = this.#forwarded.get(m.id);
+    if (waiter === undefined) return;
+    if (m.code === 'ok') waiter.resolve(m.index);
+    else waiter.reject(errorOf(m, (id) => this.addressOf(id)));
+  }
+
   /**
    * Called after every Ready: tells when the configuration in force changed, and once it is
    * committed (members it removed stop being peers only then: they must hear of it).
@@ -206,7 +344,7 @@ export class Members {
     const changed = m !== this.#seen;
     this.#seen = m;
     this.#seenCommitted = committed;
-    this.#ctx.updatePeers(this.peers());
+    this.#updatePeers();
     this.#checkRemoved();
     if (!changed) return;
     const list = this.list();
@@ -218,6 +356,36 @@ export class Members {
         `configuration at ${list.index}: voters (${names(list.voters)})${list.outgoing.length > 0 ? ` with (${names(list.outgoing)}) leaving` : ''}${list.learners.length > 0 ? `, learners (${names(list.learners)})` : ''}`,
       );
     }
+  }
+
+  /** Drops the departed peers whose time is up (called on the node's ticks). */
+  tick(): void {
+    if (this.#departing.size === 0) return;
+    const now = this.#ctx.clock.now();
+    let expired = false;
+    for (const [id, d] of this.#departing) {
+      if (d.until <= now) {
+        this.#departing.delete(id);
+        expired = true;
+      }
+    }
+    if (expired) this.#updatePeers();
+  }
+
+  #updatePeers(): void {
+    const next = this.peers();
+    const now = this.#ctx.clock.now();
+    for (const [id, address] of Object.entries(this.#peers)) {
+      if (!Object.hasOwn(next, id) && !this.#departing.has(id)) {
+        this.#departing.set(id, { address, until: now + this.#ctx.removedPeerGraceMs });
+      }
+    }
+    for (const [id, d] of this.#departing) {
+      if (Object.hasOwn(next, id)) this.#departing.delete(id);
+      else next[id] = d.address;
+    }
+    this.#peers = next;
+    this.#ctx.updatePeers(next);
   }
 
   /**
@@ -245,14 +413,99 @@ export class Members {
     for (const entry of [...this.#leaving]) if (applied > entry.joint) entry.waiter.resolve();
   }
 
+  /** The index of the committed configuration that left this node out, or null. */
+  get removedAt(): number | null {
+    return this.#removedAt;
+  }
+
   #checkRemoved(): void {
-    if (this.#removedReported) return;
+    if (this.#removedAt !== null) return;
     const { raw, id } = this.#ctx;
     const m = raw.membership();
     if (m.voters.size === 0 || isMember(m, id)) return;
     const index = raw.membershipIndex();
     if (raw.status().commitIndex < index) return;
-    this.#removedReported = true;
+    this.#removedAt = index;
     this.#ctx.removed(index);
+  }
+}
+
+/** The request a `member-request` body holds, or why it holds none. */
+function parseForwarded(body: string): ForwardedChange | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch {
+    return 'the request is not JSON';
+  }
+  if (typeof v !== 'object' || v === null) return 'the request is not an object';
+  const r = v as Record<string, unknown>;
+  const text = (x: unknown): x is string => typeof x === 'string' && x.length > 0;
+  if (text(r.transfer)) return { transfer: r.transfer };
+  if (typeof r.addVoter === 'object' && r.addVoter !== null) {
+    const { id, address } = r.addVoter as Record<string, unknown>;
+    if (!text(id) || (address !== undefined && !text(address))) return 'addVoter needs an id';
+    return { addVoter: address === undefined ? { id } : { id, address } };
+  }
+  if (Array.isArray(r.changes)) {
+    for (const c of r.changes) {
+      if (typeof c !== 'object' || c === null) return 'a change is not an object';
+      const { type, id, address } = c as Record<string, unknown>;
+      if (type !== 'add-learner' && type !== 'add-voter' && type !== 'remove') {
+        return `unknown change type ${String(type)}`;
+      }
+      if (typeof id !== 'string' || (address !== undefined && typeof address !== 'string')) {
+        return 'a change needs a string id (and address)';
+      }
+    }
+    return { changes: r.changes as MemberChange[] };
+  }
+  return 'the request names no change';
+}
+
+/** The reply fields that carry error `e` to the requester. */
+function replyOf(e: unknown): Pick<MemberReply, 'code' | 'reason' | 'detail'> {
+  const detail = e instanceof Error && e.message !== '' ? e.message : String(e);
+  if (e instanceof MembershipChangeError) {
+    return { code: 'RAFT_MEMBERSHIP_REFUSED', reason: e.reason, detail: e.detail };
+  }
+  if (e instanceof ProposalDroppedError) {
+    return { code: 'RAFT_PROPOSAL_DROPPED', reason: e.reason, detail: e.detail };
+  }
+  const code: MemberReplyCode =
+    e instanceof NotLeaderError
+      ? 'RAFT_NOT_LEADER'
+      : e instanceof TransferRejectedError
+        ? 'RAFT_TRANSFER_REJECTED'
+        : e instanceof TimeoutError
+          ? 'RAFT_TIMEOUT'
+          : 'RAFT_FAILED';
+  return { code, reason: null, detail };
+}
+
+/** The typed error a leader's failed reply stands for. */
+function errorOf(m: MemberReply, addressOf: (id: NodeId) => string): Error {
+  const detail = `${m.detail} (at the leader ${m.from})`;
+  switch (m.code) {
+    case 'RAFT_MEMBERSHIP_REFUSED': {
+      const reason = membershipRefusals.includes(m.reason as MembershipRefusal)
+        ? (m.reason as MembershipRefusal)
+        : 'invalid';
+      return new MembershipChangeError(reason, detail);
+    }
+    case 'RAFT_PROPOSAL_DROPPED': {
+      const reason = proposalDropReasons.includes(m.reason as ProposalDropReason)
+        ? (m.reason as ProposalDropReason)
+        : 'superseded';
+      return new ProposalDroppedError(reason, detail);
+    }
+    case 'RAFT_NOT_LEADER':
+      return new NotLeaderError(m.leader, m.term, m.leader === null ? null : addressOf(m.leader));
+    case 'RAFT_TRANSFER_REJECTED':
+      return new TransferRejectedError(m.from, detail);
+    case 'RAFT_TIMEOUT':
+      return new TimeoutError(`the leader's ${detail}`, 0);
+    default:
+      return new RaftError('RAFT_SERVER_ERROR', detail);
   }
 }

@@ -229,6 +229,13 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
         );
         this.#emit('removed', index);
       },
+      leader: () => ({
+        leader: this.#leadership.leader,
+        term: this.#leadership.term,
+        isLeader: this.#leadership.role === 'leader',
+      }),
+      transfer: (to, timeoutMs) => this.transferLeadership(to, { timeoutMs }),
+      removedPeerGraceMs: 2 * timing.electionTicks * timing.tickMs,
     });
     this.#transfers = new SnapshotTransfers({
       id: this.id,
@@ -322,9 +329,17 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     return this.#leadership.waitUntilLeader(id, options);
   }
 
-  /** Hands leadership to `to`; resolves once this node knows `to` leads. */
+  /**
+   * Hands leadership to `to`; resolves once this node knows `to` leads. On a follower (unless
+   * `forwardProposals` is off) the leader is asked to do it.
+   */
   async transferLeadership(to: NodeId, options: WaitOptions = {}): Promise<void> {
     this.#checkRunning();
+    if (this.#leadership.role !== 'leader' && this.#options.forwardProposals !== false) {
+      await this.#members.forward({ transfer: to }, this.#changeOptions(options));
+      await this.waitUntilLeader(to, options);
+      return;
+    }
     try {
       this.#raw.transferLeader(to);
     } catch (e) {
@@ -336,6 +351,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
 
   // -------------------------------------------------------------------------------------------
   // Members
+
+  /** The index of the configuration that removed this node, once committed; else null. */
+  get removedAt(): number | null {
+    return this.#members.removedAt;
+  }
 
   /** The configuration in force on this node: voters and learners, with their addresses. */
   members(): MemberList {
@@ -360,8 +380,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
    * up to within the core's promotion bound, promoted. Leader only.
    */
   addVoter(id: NodeId, address?: string, options: WaitOptions = {}): Promise<ChangeResult> {
-    return this.#memberCall(() =>
-      this.#members.addVoter(id, address, this.#changeOptions(options)),
+    const o = this.#changeOptions(options);
+    return this.#memberCall(
+      () => this.#members.addVoter(id, address, o),
+      () =>
+        this.#members.forward({ addVoter: address === undefined ? { id } : { id, address } }, o),
     );
   }
 
@@ -378,7 +401,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     changes: readonly MemberChange[],
     options: WaitOptions = {},
   ): Promise<ChangeResult> {
-    return this.#memberCall(() => this.#members.change(changes, this.#changeOptions(options)));
+    const o = this.#changeOptions(options);
+    return this.#memberCall(
+      () => this.#members.change(changes, o),
+      () => this.#members.forward({ changes }, o),
+    );
   }
 
   #changeOptions(options: WaitOptions): { timeoutMs: number; signal: AbortSignal | undefined } {
@@ -388,14 +415,24 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     };
   }
 
-  #memberCall(f: () => Promise<ChangeResult>): Promise<ChangeResult> {
+  /**
+   * A membership call: carried out here on the leader; on a follower, forwarded to the leader
+   * unless `forwardProposals` is off (then NotLeaderError, with the leader's address).
+   */
+  #memberCall(
+    here: () => Promise<ChangeResult>,
+    forwarded: () => Promise<ChangeResult>,
+  ): Promise<ChangeResult> {
+    let p: Promise<ChangeResult>;
     try {
       this.#checkRunning();
-      if (this.#leadership.role !== 'leader') throw this.#notLeader();
+      if (this.#leadership.role === 'leader') p = here();
+      else if (this.#options.forwardProposals === false || this.#leadership.leader === null) {
+        throw this.#notLeader();
+      } else p = forwarded();
     } catch (e) {
       return Promise.reject(e);
     }
-    const p = f();
     this.#schedule();
     return p;
   }
@@ -535,6 +572,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
         this.#raw.tick();
         this.#waiters.expire();
         this.#transfers.tick();
+        this.#members.tick();
         this.#schedule();
         this.#armTick();
       }),
@@ -642,6 +680,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     this.#appliedTerm = meta.term;
     this.#snapshots.installed(meta.index);
     this.#reads.release(this.#applied);
+    this.#members.appliedTo(this.#applied);
     this.#logger.info({ index: meta.index }, `installed the leader's snapshot at ${meta.index}`);
   }
 
@@ -651,6 +690,8 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       else if (m.type === 'forward-refusal') this.#proposals.onRefusal(m);
       else if (m.type === 'snapshot-chunk') this.#transfers.onChunk(m);
       else if (m.type === 'snapshot-ack') this.#transfers.onAck(m);
+      else if (m.type === 'member-request') this.#members.onRequest(m);
+      else if (m.type === 'member-reply') this.#members.onReply(m);
       else {
         const error = this.#raw.step(m);
         if (error !== undefined) this.#noteRejected(m.from, error.message);
@@ -695,6 +736,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     const last = entries.at(-1);
     if (last !== undefined) {
       this.#reads.release(this.#applied);
+      this.#members.appliedTo(this.#applied);
       this.#identity.proposeIfFirst(this.isLeader, this.#leadership.term, this.#appliedTerm);
       // The state freezes here, between two entries, if a snapshot is due.
       this.#snapshots.applied(entries, last);

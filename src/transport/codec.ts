@@ -186,6 +186,12 @@ function checkFrame(f: Frame): string | undefined {
       );
     case 'snapshot-ack':
       return f.index === 0 ? 'snapshot-ack: index 0' : undefined;
+    case 'member-request':
+      return f.from === f.to ? 'member-request: sent to itself' : undefined;
+    case 'member-reply':
+      return (f.code === 'ok') !== (f.detail === '')
+        ? 'member-reply: a detail belongs to a failure, and only there'
+        : undefined;
     case 'forward-refusal':
       // Each code carries exactly its own field: a drop its reason, an overload its limit.
       if ((f.code === 'RAFT_PROPOSAL_DROPPED') !== (f.reason !== null)) {

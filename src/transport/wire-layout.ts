@@ -7,7 +7,7 @@
  */
 import { proposalDropReasons } from '../core/index.js';
 import type { Frame } from './codec.js';
-import { MAX_TEXT_BYTES, type RefusalCode, snapshotAckStatuses } from './wire.js';
+import { MAX_TEXT_BYTES, memberReplyCodes, type RefusalCode, snapshotAckStatuses } from './wire.js';
 import {
   bool,
   bytes,
@@ -80,5 +80,18 @@ export const layouts: Layouts = {
   'snapshot-ack': {
     code: 20,
     fields: { term: int, index: int, offset: int, status: oneOf(snapshotAckStatuses) },
+  },
+  'member-request': { code: 21, fields: { id: int, term: int, timeoutMs: int, body: text16 } },
+  'member-reply': {
+    code: 22,
+    fields: {
+      id: int,
+      term: int,
+      code: oneOf(memberReplyCodes),
+      reason: nullableText8,
+      detail: cutText16(MAX_TEXT_BYTES),
+      leader: nullableText8,
+      index: int,
+    },
   },
 };

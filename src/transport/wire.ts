@@ -90,7 +90,69 @@ export interface SnapshotAck {
   readonly status: SnapshotAckStatus;
 }
 
-export type NodeRequest = ForwardProposal | ForwardRefusal | SnapshotChunk | SnapshotAck;
+/**
+ * A node asks its leader to change the membership, or hand over leadership, on its behalf:
+ * the HTTP API serves those on every node, as it does writes. `body` is JSON, one of
+ * `{"changes":[MemberChange...]}`, `{"addVoter":{"id","address"?}}`, `{"transfer":"id"}`;
+ * the leader checks it.
+ */
+export interface MemberRequest {
+  readonly type: 'member-request';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** The requester's number for this request, echoed in the reply. */
+  readonly id: number;
+  readonly term: number;
+  /** How long the leader may work on it (adding a voter waits for it to catch up). */
+  readonly timeoutMs: number;
+  readonly body: string;
+}
+
+/** How a forwarded membership request ended, as the error code the requester rebuilds. */
+export type MemberReplyCode =
+  | 'ok'
+  | 'RAFT_MEMBERSHIP_REFUSED'
+  | 'RAFT_NOT_LEADER'
+  | 'RAFT_PROPOSAL_DROPPED'
+  | 'RAFT_TRANSFER_REJECTED'
+  | 'RAFT_TIMEOUT'
+  | 'RAFT_FAILED';
+
+export const memberReplyCodes: readonly MemberReplyCode[] = [
+  'ok',
+  'RAFT_MEMBERSHIP_REFUSED',
+  'RAFT_NOT_LEADER',
+  'RAFT_PROPOSAL_DROPPED',
+  'RAFT_TRANSFER_REJECTED',
+  'RAFT_TIMEOUT',
+  'RAFT_FAILED',
+];
+
+/** The leader's answer to a `member-request`, once the change has applied there (or not). */
+export interface MemberReply {
+  readonly type: 'member-reply';
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly id: number;
+  readonly term: number;
+  readonly code: MemberReplyCode;
+  /** The refusal's or drop's reason; null otherwise. */
+  readonly reason: string | null;
+  /** The error's message without its prefix; empty when ok. */
+  readonly detail: string;
+  /** The leader the answering node knows (for `RAFT_NOT_LEADER`). */
+  readonly leader: NodeId | null;
+  /** When ok: the index of the configuration the change ended in. */
+  readonly index: number;
+}
+
+export type NodeRequest =
+  | ForwardProposal
+  | ForwardRefusal
+  | SnapshotChunk
+  | SnapshotAck
+  | MemberRequest
+  | MemberReply;
 
 /** What a transport carries. */
 export type WireMessage = Message | NodeRequest;

@@ -182,6 +182,14 @@ describe('refusals (typed, nothing changes)', () => {
     assert.equal(members(c.raw('b')), 'voters=(a b)');
   });
 
+  test('a learner that never answered is not promoted, however short the log', () => {
+    const c = abc();
+    c.change('a', { type: 'add-learner', id: 'ghost' }); // no such node runs
+    refused('not-caught-up', () =>
+      c.raw('a').changeMembership([{ type: 'add-voter', id: 'ghost' }]),
+    );
+  });
+
   test('a voter that is not caught up; then, caught up, it is promoted', () => {
     const c = new Cluster(['a', 'b', 'c'], { maxPromotionLag: 3 });
     c.campaign('a');

@@ -123,8 +123,26 @@ describe('membership changes on running nodes', () => {
     });
   });
 
-  test('refusals are typed: not the leader (with its address), a change in progress', async () => {
+  test('a follower has its leader carry out a change, and hears its typed refusals', async () => {
     cluster = await TestCluster.start(3);
+    const leader = await cluster.leader();
+    const follower = cluster.followers()[0] as RaftNode<ListMachine>;
+    await cluster.startJoiner('n4');
+    const added = await follower.addVoter('n4', 'n4');
+    assert.deepEqual(ids(added.voters), ['n1', 'n2', 'n3', 'n4'], 'as the follower applied it');
+    await assert.rejects(follower.removeMember('nobody'), (e: unknown) => {
+      assert.ok(e instanceof MembershipChangeError, String(e));
+      assert.equal(e.reason, 'unknown-member');
+      assert.match(e.message, /at the leader/);
+      return true;
+    });
+    await follower.transferLeadership('n4', { timeoutMs: 3000 });
+    assert.equal(follower.leader, 'n4');
+    assert.equal(leader.isLeader, false);
+  });
+
+  test('refusals are typed: not the leader (with its address), a change in progress', async () => {
+    cluster = await TestCluster.start(3, { forwardProposals: false });
     const leader = await cluster.leader();
     const follower = cluster.followers()[0] as RaftNode<ListMachine>;
     await assert.rejects(follower.removeMember(leader.id), (e: unknown) => {
