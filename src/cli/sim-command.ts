@@ -165,7 +165,12 @@ function summary(r: SimResult, wallMs: number): string {
   const status = r.ok ? 'ok' : `FAILED (${r.failure?.kind})`;
   const { snapshots, installs } = r.cluster;
   const snaps = snapshots + installs > 0 ? `${snapshots} snapshots, ${installs} installs, ` : '';
-  return `seed ${r.seed} (${r.nodes} nodes): ${status}  ${ops} ops, ${r.workload.unknown ?? 0} unknown, ${faults} faults, ${r.leadersElected} leaders, ${snaps}${r.events} events, ${(wallMs / 1000).toFixed(1)} s`;
+  const { memberChanges, memberRefusals } = r.cluster;
+  const members =
+    memberChanges + memberRefusals > 0
+      ? `${memberChanges} member changes (${memberRefusals} refused or lost), `
+      : '';
+  return `seed ${r.seed} (${r.nodes} nodes): ${status}  ${ops} ops, ${r.workload.unknown ?? 0} unknown, ${faults} faults, ${r.leadersElected} leaders, ${snaps}${members}${r.events} events, ${(wallMs / 1000).toFixed(1)} s`;
 }
 
 function failureReport(r: SimResult): string {

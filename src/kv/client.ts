@@ -122,7 +122,7 @@ function isMemberList(v: unknown): boolean {
 export interface Members {
   readonly voters: readonly MemberInfo[];
   readonly learners: readonly MemberInfo[];
-  /** Voters on their way out, while a joint configuration is in force. */
+  /** The old voters, while a joint configuration is in force. */
   readonly outgoing?: readonly MemberInfo[];
   /** The log index of the entry that carries this configuration. */
   readonly index: number;

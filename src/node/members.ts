@@ -40,7 +40,10 @@ export interface MemberInfo {
 export interface MemberList {
   readonly voters: readonly MemberInfo[];
   readonly learners: readonly MemberInfo[];
-  /** The voters on their way out while a joint configuration is in force; else empty. */
+  /**
+   * While a joint configuration is in force, the old voters (each decision needs a majority
+   * of them as well as of `voters`); else empty.
+   */
   readonly outgoing: readonly MemberInfo[];
   /** The index of the entry that carries this configuration (0: the one the cluster began with). */
   readonly index: number;
@@ -131,11 +134,10 @@ export class Members {
     const m = raw.membership();
     const info = (ids: Iterable<NodeId>): MemberInfo[] =>
       [...ids].map((id) => ({ id, address: this.addressOf(id, m) }));
-    const outgoing = [...m.outgoingVoters].filter((id) => !m.voters.has(id));
     return {
       voters: info(m.voters),
       learners: info(m.learners),
-      outgoing: info(outgoing),
+      outgoing: info(m.outgoingVoters),
       index: raw.membershipIndex(),
     };
   }
@@ -353,7 +355,7 @@ export class Members {
       const names = (l: readonly MemberInfo[]): string => l.map((i) => i.id).join(' ');
       this.#ctx.logger.info(
         { index: list.index, voters: list.voters.map((v) => v.id) },
-        `configuration at ${list.index}: voters (${names(list.voters)})${list.outgoing.length > 0 ? ` with (${names(list.outgoing)}) leaving` : ''}${list.learners.length > 0 ? `, learners (${names(list.learners)})` : ''}`,
+        `configuration at ${list.index}: voters (${names(list.voters)})${list.outgoing.length > 0 ? ` joint with (${names(list.outgoing)})` : ''}${list.learners.length > 0 ? `, learners (${names(list.learners)})` : ''}`,
       );
     }
   }

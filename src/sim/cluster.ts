@@ -34,7 +34,11 @@ interface Life<S extends StateMachine> {
 interface Slot<S extends StateMachine> {
   readonly index: number;
   readonly id: NodeId;
-  readonly disk: SimDisk;
+  disk: SimDisk;
+  /** How many times the disk was replaced by an empty one (`wipe`). */
+  generation: number;
+  /** Starts with no configuration, to be added by a leader (a spare, or a wiped node). */
+  joins: boolean;
   life: Life<S> | null;
   lives: number;
   /** A scheduled start, while the node is down. */
@@ -49,7 +53,10 @@ export interface ClusterOptions<S extends StateMachine> {
   readonly network: SimNetwork;
   readonly random: SimRandom;
   readonly invariants: Invariants;
+  /** The members the cluster starts with. */
   readonly size: number;
+  /** Nodes started empty beside them, to be added later. Default 0. */
+  readonly spares?: number;
   readonly createStateMachine: () => S;
   /** A string equal states share (see `Workload.digest`). */
   readonly digest?: (state: S) => string;
@@ -76,6 +83,9 @@ export interface ClusterStats {
   installs: number;
   /** Power cuts that landed in a snapshot step. */
   snapshotCrashes: number;
+  /** Membership changes that applied, and those refused or not done in time. */
+  memberChanges: number;
+  memberRefusals: number;
 }
 
 /** An answer to a client, or null when none came back in time. */
@@ -84,7 +94,10 @@ export type Reply<T> =
   | { readonly ok: false; readonly error: Error | null };
 
 export class SimCluster<S extends StateMachine> {
+  /** Every node's id: the members the cluster started with, then the spares. */
   readonly ids: readonly NodeId[];
+  /** The members the cluster started with. */
+  readonly members: readonly NodeId[];
   readonly #o: ClusterOptions<S>;
   readonly #slots: Slot<S>[];
   /** Client request latencies. */
@@ -96,6 +109,8 @@ export class SimCluster<S extends StateMachine> {
     snapshots: 0,
     installs: 0,
     snapshotCrashes: 0,
+    memberChanges: 0,
+    memberRefusals: 0,
   };
   /** A node that stopped by itself (a bug under it, or in it). */
   failure: Error | null = null;
@@ -103,11 +118,15 @@ export class SimCluster<S extends StateMachine> {
   constructor(options: ClusterOptions<S>) {
     this.#o = options;
     this.#hops = options.random.fork('requests');
-    this.ids = Array.from({ length: options.size }, (_, i) => `n${i + 1}`);
+    const slots = options.size + (options.spares ?? 0);
+    this.ids = Array.from({ length: slots }, (_, i) => `n${i + 1}`);
+    this.members = this.ids.slice(0, options.size);
     this.#slots = this.ids.map((id, index) => ({
       index,
       id,
       disk: new SimDisk(options.scheduler, options.random.fork(`disk/${id}`), new Actor(`${id}#0`)),
+      generation: 0,
+      joins: index >= options.size,
       life: null,
       lives: 0,
       reboot: null,
@@ -116,8 +135,15 @@ export class SimCluster<S extends StateMachine> {
     }));
   }
 
+  /** Every node, spares included. */
   get size(): number {
     return this.#slots.length;
+  }
+
+  /** Which disk node `id` runs on: a wiped node is another voter than the one it was. */
+  incarnation(id: NodeId): string {
+    const slot = this.#slots[this.ids.indexOf(id)];
+    return slot === undefined || slot.generation === 0 ? id : `${id}/disk${slot.generation}`;
   }
 
   startAll(): void {
@@ -242,7 +268,8 @@ export class SimCluster<S extends StateMachine> {
       });
       const node = new RaftNode({
         id: slot.id,
-        members: this.ids,
+        members: slot.joins ? [] : this.members,
+        join: slot.joins,
         storage,
         transport: life.transport,
         stateMachine,
@@ -294,6 +321,26 @@ export class SimCluster<S extends StateMachine> {
     slot.commitFloor = 0;
     this.stats.crashes++;
     this.#scheduleBoot(slot, downMs);
+    return true;
+  }
+
+  /**
+   * Node `i` loses its disk: it is crashed, and starts again `downMs` later on an empty one,
+   * to join the cluster when a leader adds it (a dead machine's replacement at its address).
+   */
+  wipe(i: number, downMs: number): boolean {
+    const slot = this.#slots[i];
+    if (slot === undefined) return false;
+    if (slot.life !== null) this.crash(i, downMs);
+    else if (slot.reboot === null) this.#scheduleBoot(slot, downMs);
+    slot.generation++;
+    slot.joins = true;
+    const actor = new Actor(`${slot.id}#wiped${slot.generation}`);
+    slot.disk = new SimDisk(
+      this.#o.scheduler,
+      this.#o.random.fork(`disk/${slot.id}/${slot.generation}`),
+      actor,
+    );
     return true;
   }
 
@@ -415,15 +462,18 @@ export class SimCluster<S extends StateMachine> {
       const snapshot = storage.snapshot();
       const term = (index: number) =>
         index === snapshot?.index ? snapshot.term : storage.term(index);
+      const config = slot.life.node.members();
       logs.push({
         id: slot.id,
         lastIndex,
         lastTerm: term(lastIndex) ?? 0,
         snapshotIndex: snapshot?.index ?? 0,
         term,
+        voters: new Set(config.voters.map((v) => v.id)),
+        outgoing: new Set(config.outgoing.map((v) => v.id)),
       });
     }
-    this.#o.invariants.checkElectable(logs, this.size);
+    this.#o.invariants.checkElectable(logs);
   }
 
   #watchCommit(slot: Slot<S>): void {

@@ -62,7 +62,38 @@ export type FaultAction =
   /** fsyncs of this node take 20 to 300 ms for `ms`. */
   | { readonly kind: 'slow-disk'; readonly node: number; readonly ms: number }
   /** The node's clock runs at `rate` from now on (1.05: 5 % fast). */
-  | { readonly kind: 'drift'; readonly node: number; readonly rate: number };
+  | { readonly kind: 'drift'; readonly node: number; readonly rate: number }
+  /**
+   * A membership change through the leader (runs with churn only; see `memberOps`). `node`
+   * is the one changed, `other` a second one for the changes that need two.
+   */
+  | {
+      readonly kind: 'member';
+      readonly op: MemberOp;
+      readonly node: number;
+      readonly other: number;
+    };
+
+/**
+ * - `add`: the node becomes a voter (learner, catch-up, promotion);
+ * - `remove`: it leaves (kept: at least two voters);
+ * - `replace`: it is crashed and removed, and a node that is not a member is added instead;
+ * - `joint`: a non-member (`node`) is added as a learner, then replaces a voter (`other`) in
+ *   one change, through the joint configuration;
+ * - `double`: two single-server removals at once (the second must be refused while the
+ *   first is not committed);
+ * - `wipe`: a node that is no member loses its disk and starts again empty, to join later.
+ */
+export type MemberOp = 'add' | 'remove' | 'replace' | 'joint' | 'double' | 'wipe';
+
+export const memberOps: readonly MemberOp[] = [
+  'add',
+  'remove',
+  'replace',
+  'joint',
+  'double',
+  'wipe',
+];
 
 export type FaultKind = FaultAction['kind'];
 
@@ -81,6 +112,7 @@ export const faultKinds: readonly FaultKind[] = [
   'slow-disk',
   'drift',
   'crash-in-snapshot',
+  'member',
 ];
 
 export type ScheduledFault = FaultAction & { readonly at: number };
@@ -103,6 +135,7 @@ export const defaultFaultProfile: FaultProfile = {
   'slow-disk': 0.05,
   drift: 0.03,
   'crash-in-snapshot': 0.05,
+  member: 0.3,
 };
 
 /** No faults at all: a healthy run. */
@@ -111,12 +144,17 @@ export const noFaults: FaultProfile = Object.fromEntries(faultKinds.map((k) => [
   number
 >;
 
-/** The faults of a run of `durationMs` on `nodes` nodes, in time order. */
+/**
+ * The faults of a run of `durationMs` on `nodes` nodes, in time order; with `churnNodes`
+ * (members and spares), membership changes among them too, drawn from a stream of their own
+ * so that the other faults of a seed stay what they were.
+ */
 export function drawSchedule(
   random: SimRandom,
   profile: FaultProfile,
   nodes: number,
   durationMs: number,
+  churnNodes = 0,
 ): ScheduledFault[] {
   const all = [...Array(nodes).keys()];
   const minority = Math.floor((nodes - 1) / 2);
@@ -124,6 +162,7 @@ export function drawSchedule(
   const span = (low: number, high: number): number => random.between(low, high);
   for (let second = 0; second * 1000 < durationMs; second++) {
     for (const kind of faultKinds) {
+      if (kind === 'member') continue;
       if (!random.chance(profile[kind])) continue;
       const at = second * 1000 + random.int(1000);
       const node = random.int(nodes);
@@ -191,7 +230,27 @@ export function drawSchedule(
       schedule.push({ ...action, at });
     }
   }
+  if (churnNodes > 0)
+    schedule.push(...drawChurn(random.fork('churn'), profile, churnNodes, durationMs));
   return schedule.sort((a, b) => a.at - b.at);
+}
+
+function drawChurn(
+  random: SimRandom,
+  profile: FaultProfile,
+  nodes: number,
+  durationMs: number,
+): ScheduledFault[] {
+  const out: ScheduledFault[] = [];
+  for (let second = 0; second * 1000 < durationMs; second++) {
+    if (!random.chance(profile.member)) continue;
+    const at = second * 1000 + random.int(1000);
+    const op = random.pick(memberOps);
+    const node = random.int(nodes);
+    const other = (node + 1 + random.int(nodes - 1)) % nodes;
+    out.push({ kind: 'member', op, node, other, at });
+  }
+  return out;
 }
 
 function round(x: number): number {

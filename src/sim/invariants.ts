@@ -50,6 +50,10 @@ export interface LogView {
   /** The index of the snapshot the log starts after; 0 for none. */
   readonly snapshotIndex: number;
   term(index: number): number | undefined;
+  /** The voters of the configuration in force on the node (its last one, committed or not). */
+  readonly voters: ReadonlySet<NodeId>;
+  /** The old voters, while that configuration is joint; else empty. */
+  readonly outgoing: ReadonlySet<NodeId>;
 }
 
 export class InvariantViolation extends Error {
@@ -142,6 +146,12 @@ export class Invariants {
    * A message left a node. A granted vote, or a candidate's request (it voted for itself), is
    * a promise for the whole term; a successful append response is a promise to keep entries.
    */
+  /**
+   * Names a node's voting self: a node whose disk was replaced by an empty one votes anew
+   * (its old votes went with the disk). Default: the id.
+   */
+  incarnation: (id: NodeId) => string = (id) => id;
+
   sent(m: WireMessage): void {
     if (m.type === 'append-response' && m.success) {
       const acked = this.#acked.get(m.from);
@@ -158,7 +168,7 @@ export class Invariants {
     if (m.type === 'vote-response' && m.granted && !m.preVote) votedFor = m.to;
     else if (m.type === 'vote' && !m.preVote) votedFor = m.from;
     else return;
-    const key = `${m.from}\u0000${m.term}`;
+    const key = `${this.incarnation(m.from)}\u0000${m.term}`;
     const before = this.#votes.get(key);
     if (before !== undefined && before !== votedFor) {
       this.#fail(
@@ -240,19 +250,24 @@ export class Invariants {
   }
 
   /**
-   * Whether a node lacking the latest applied entry could be elected by the logs of a majority
-   * of the `size` nodes (`logs`: those running now).
+   * Whether a node lacking the latest applied entry could be elected: whether the running nodes
+   * whose logs are no more up to date than its own make a majority of the configuration in
+   * force on it (both halves, when joint). A node that is no voter there cannot stand.
    */
-  checkElectable(logs: readonly LogView[], size: number): void {
+  checkElectable(logs: readonly LogView[]): void {
     const index = this.#lastApplied;
     const entry = this.#applied.get(index);
     if (entry === undefined) return;
     for (const x of logs) {
       if (index < x.snapshotIndex || x.term(index) === entry.term) continue;
+      if (!x.voters.has(x.id) && !x.outgoing.has(x.id)) continue;
       const voters = logs.filter(
         (y) => x.lastTerm > y.lastTerm || (x.lastTerm === y.lastTerm && x.lastIndex >= y.lastIndex),
       );
-      if (voters.length > size / 2) {
+      const ids = new Set(voters.map((y) => y.id));
+      const majority = (set: ReadonlySet<NodeId>): boolean =>
+        set.size === 0 || [...set].filter((id) => ids.has(id)).length > set.size / 2;
+      if (majority(x.voters) && majority(x.outgoing)) {
         this.#fail(
           'committed entries safe',
           `${x.id} lacks entry ${index} (term ${entry.term}, applied by ${entry.by}), yet its log ` +

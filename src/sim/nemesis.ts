@@ -6,6 +6,7 @@
  * (crash-in-fsync, crash-in-vote, crash-in-snapshot, isolate-new-leader) count when armed.
  */
 import type { StateMachine } from '../node/index.js';
+import { Churn } from './churn.js';
 import type { SimCluster } from './cluster.js';
 import { type FaultKind, faultKinds, type ScheduledFault } from './faults.js';
 import { type MessageFaults, noMessageFaults, type SimNetwork } from './network.js';
@@ -16,6 +17,7 @@ export class Nemesis<S extends StateMachine> {
   readonly #cluster: SimCluster<S>;
   readonly #network: SimNetwork;
   readonly #lossy = new Set<MessageFaults>();
+  readonly #churn: Churn<S>;
   #healed = false;
   readonly injected = Object.fromEntries(faultKinds.map((k) => [k, 0])) as Record<
     FaultKind,
@@ -27,6 +29,7 @@ export class Nemesis<S extends StateMachine> {
     this.#scheduler = scheduler;
     this.#cluster = cluster;
     this.#network = network;
+    this.#churn = new Churn(cluster, scheduler);
   }
 
   /** Schedules every fault of `schedule`. */
@@ -106,6 +109,8 @@ export class Nemesis<S extends StateMachine> {
       case 'drift':
         cluster.drift(f.node, f.rate);
         return true;
+      case 'member':
+        return this.#churn.start(f.op, f.node, f.other);
     }
   }
 

@@ -106,19 +106,23 @@ export async function simulate<S extends StateMachine = StateMachine>(
   const invariants = new Invariants();
   const network = new SimNetwork(scheduler, root.fork('network'));
   network.observer = (m) => invariants.sent(m);
+  const spares = tuning.members?.spares ?? 0;
   const cluster = new SimCluster<S>({
     scheduler,
     network,
     random: root.fork('cluster'),
     invariants,
     size: nodes,
+    spares,
     createStateMachine: () => workload.createStateMachine(),
     ...(workload.digest === undefined
       ? {}
       : { digest: (state: S) => workload.digest?.(state) ?? '' }),
     tuning,
   });
-  const drawn = drawSchedule(root.fork('schedule'), profile, nodes, durationMs);
+  invariants.incarnation = (id) => cluster.incarnation(id);
+  const churnNodes = tuning.members === undefined ? 0 : nodes + spares;
+  const drawn = drawSchedule(root.fork('schedule'), profile, nodes, durationMs, churnNodes);
   const positions = options.keep ?? drawn.map((_, i) => i);
   const schedule = positions.map((i) => {
     const f = drawn[i];
@@ -234,6 +238,19 @@ function commitEverywhere<S extends StateMachine>(
   const actor = new Actor('liveness');
   const progress = { done: false, state: 'no command committed' };
   void (async () => {
+    // A membership change under way at the heal completes: a leader whose configuration is
+    // committed, and not joint.
+    progress.state = 'no leader with a committed, non-joint configuration';
+    for (;;) {
+      const leader = cluster.leader();
+      const node = leader === null ? null : cluster.node(leader);
+      if (node !== null) {
+        const list = node.members();
+        if (list.outgoing.length === 0 && list.index <= node.status().commitIndex) break;
+      }
+      await new Promise<void>((resolve) => scheduler.after(20, actor, resolve));
+    }
+    progress.state = 'no command committed';
     let index: number | null = null;
     let target = random.int(cluster.size);
     while (index === null) {
@@ -255,8 +272,17 @@ function commitEverywhere<S extends StateMachine>(
     }
     progress.state = `command committed at ${index}, not yet applied everywhere`;
     for (;;) {
+      // Every member of the leader's configuration; nodes outside it (removed, spares) none.
+      const leader = cluster.leader();
+      const node = leader === null ? null : cluster.node(leader);
+      const list = node?.members();
+      const members = new Set(
+        [...(list?.voters ?? []), ...(list?.learners ?? [])].map((m) => m.id),
+      );
       const behind = [...Array(cluster.size).keys()].filter(
-        (i) => (cluster.node(i)?.status().appliedIndex ?? 0) < (index as number),
+        (i) =>
+          (list === undefined || members.has(cluster.ids[i] as string)) &&
+          (cluster.node(i)?.status().appliedIndex ?? 0) < (index as number),
       );
       if (behind.length === 0) break;
       progress.state = `command committed at ${index}; not applied on ${behind.map((i) => cluster.ids[i]).join(', ')}`;

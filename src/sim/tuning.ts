@@ -15,6 +15,13 @@ export interface SimTuning {
   readonly raft: Required<Pick<RaftTuning, 'preVote' | 'checkQuorum'>> & RaftTuning;
   /** Snapshot policy and transfer pieces; none: the node's defaults (no run reaches them). */
   readonly snapshots?: SimSnapshots;
+  /** Membership churn: spare nodes, and changes of members during the run; none: fixed members. */
+  readonly members?: SimMembers;
+}
+
+export interface SimMembers {
+  /** Nodes started empty beside the members, to join the cluster (`join: true`). */
+  readonly spares: number;
 }
 
 export interface SimSnapshots {
@@ -44,12 +51,23 @@ export function drawTuning(random: SimRandom): SimTuning {
   const heartbeatMs = fast ? random.between(20, 100) : defaultTuning.heartbeatMs;
   const electionMs = fast ? heartbeatMs * random.between(3, 10) : defaultTuning.electionMs;
   const snapshots = drawSnapshots(random.fork('snapshots'));
+  const members = drawMembers(random.fork('members'));
   return {
     heartbeatMs,
     electionMs,
     raft: raft as SimTuning['raft'],
     ...(snapshots === null ? {} : { snapshots }),
+    ...(members === null ? {} : { members }),
   };
+}
+
+/**
+ * Half the runs change their members as they go (the nemesis's `member` faults), with one or
+ * two spare nodes to add. Drawn from a stream of its own, like the snapshot settings.
+ */
+function drawMembers(random: SimRandom): SimMembers | null {
+  if (!random.chance(0.5)) return null;
+  return { spares: random.between(1, 2) };
 }
 
 /**
@@ -85,5 +103,6 @@ export function describeTuning(t: SimTuning): string {
         `sent in ${snap.transfer.chunkBytes} B pieces`,
     );
   }
+  if (t.members !== undefined) parts.push(`membership churn with ${t.members.spares} spare(s)`);
   return parts.length === 0 ? 'defaults' : parts.join(', ');
 }

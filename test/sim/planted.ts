@@ -129,6 +129,38 @@ export const plantedBugs: readonly PlantedBug[] = [
     const header = { logTime: this.#logClock.time, cluster: null };`,
   },
   {
+    name: 'two-changes-in-flight',
+    description:
+      'a leader takes a second membership change while the first is not committed: two single-server steps at once can join disjoint majorities',
+    file: 'core/raft.ts',
+    find: 'return this.log.configs.latestIndex() > this.log.committed || isJoint(this.membership);',
+    replace: 'return isJoint(this.membership);',
+  },
+  {
+    name: 'joint-left-early',
+    description:
+      'a leader appends the configuration that leaves a joint one right after it, before the joint one is committed',
+    file: 'core/raft.ts',
+    find: `    const index = this.#appendConfig(plan.next);
+    return { term: this.term, firstIndex: index, lastIndex: index };`,
+    replace: `    const index = this.#appendConfig(plan.next);
+    if (isJoint(plan.next)) this.#appendConfig(leaveJoint(plan.next));
+    return { term: this.term, firstIndex: index, lastIndex: index };`,
+  },
+  {
+    name: 'leader-ignores-uncommitted-config',
+    description:
+      'a leader counts majorities in the last committed configuration, ignoring a newer one in its log that is not committed yet',
+    file: 'core/raft.ts',
+    find: `  get membership(): Membership {
+    return this.log.configs.latest();
+  }`,
+    replace: `  get membership(): Membership {
+    if (this.role === 'leader') return this.log.configs.at(this.log.committed);
+    return this.log.configs.latest();
+  }`,
+  },
+  {
     name: 'snapshot-matched-by-index',
     description:
       "a follower takes a snapshot's last entry as held when it has any entry at that index, keeping a conflicting log",

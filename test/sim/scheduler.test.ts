@@ -214,22 +214,39 @@ test('the invariants catch each violation they are shown', () => {
   assert.match(violationOf(completeness), /leader completeness: b leads term 3 without entry 1/);
 
   // Entry 2 of term 1 is applied: a node lacking it must not be electable by a majority.
-  const view = (id: string, terms: number[]): LogView => ({
+  const abc = ['a', 'b', 'c'];
+  const view = (
+    id: string,
+    terms: number[],
+    voters: string[] = abc,
+    outgoing: string[] = [],
+  ): LogView => ({
     id,
     lastIndex: terms.length,
     lastTerm: terms[terms.length - 1] ?? 0,
     snapshotIndex: 0,
     term: (index) => terms[index - 1],
+    voters: new Set(voters),
+    outgoing: new Set(outgoing),
   });
   const safe = new Invariants();
   safe.applied('a', 2, 1, new Uint8Array([1]), 1, 1);
   // c lacks it, but a and b are more up to date (figure 8 once the entry is truly committed).
-  safe.checkElectable([view('a', [1, 1]), view('b', [1, 1]), view('c', [1])], 3);
+  safe.checkElectable([view('a', [1, 1]), view('b', [1, 1]), view('c', [1])]);
   // Of five, b and e (which hold it) are down: c and d lack it, but only they would vote for c.
-  safe.checkElectable([view('a', [1, 1]), view('c', [1]), view('d', [1])], 5);
+  const five = ['a', 'b', 'c', 'd', 'e'];
+  safe.checkElectable([view('a', [1, 1], five), view('c', [1], five), view('d', [1], five)]);
+  // c's configuration is joint: (c d) would elect it, but not (a b c), where a holds the entry.
+  safe.checkElectable([
+    view('a', [1, 1], abc),
+    view('c', [1], ['c', 'd'], abc),
+    view('d', [1], ['c', 'd']),
+  ]);
+  // A learner (no voter in its own configuration) lacking it stands for nothing.
+  safe.checkElectable([view('a', [1, 1]), view('l', [1, 2]), view('b', [1])]);
   assert.equal(safe.violation, null);
   // A wrong commit: only a holds it, and c's later-term log would win every vote.
-  safe.checkElectable([view('a', [1, 1]), view('b', [1]), view('c', [1, 2])], 3);
+  safe.checkElectable([view('a', [1, 1]), view('b', [1]), view('c', [1, 2])]);
   assert.match(
     violationOf(safe),
     /committed entries safe: c lacks entry 2 \(term 1, applied by a\), yet its log \(last entry 2, term 2\) is as up to date as those of a, b, c/,
@@ -333,10 +350,12 @@ test('the invariants of snapshots, each fired by a case that breaks it and quiet
     lastTerm,
     snapshotIndex,
     term: (index) => (index === snapshotIndex ? 1 : undefined),
+    voters: new Set(['c']),
+    outgoing: new Set(),
   });
-  covered.checkElectable([view(3, 3, 1), view(3, 3, 1)], 3);
-  covered.checkElectable([view(4, 4, 1), view(4, 4, 1)], 3);
+  covered.checkElectable([view(3, 3, 1), view(3, 3, 1)]);
+  covered.checkElectable([view(4, 4, 1), view(4, 4, 1)]);
   assert.equal(covered.violation, null);
-  covered.checkElectable([view(2, 2, 1), view(2, 2, 2), view(0, 0, 0)], 3);
+  covered.checkElectable([view(2, 2, 1), view(2, 2, 2), view(0, 0, 0)]);
   assert.match(violationOf(covered), /committed entries safe: c lacks entry 3/);
 });
