@@ -12,6 +12,7 @@ import { clientCommands } from './client-commands.js';
 import { clusterCommand } from './cluster-command.js';
 import { LazyArray, writeJson } from './json-stream.js';
 import { nodeCommand } from './node-command.js';
+import { recoverCommand } from './recover-command.js';
 import { replayKv, replayObjects } from './replay.js';
 import { simCommand } from './sim-command.js';
 
@@ -61,6 +62,7 @@ export function buildProgram(
     clusterCommand(output),
     ...clientCommands(output, setExit),
     simCommand(output, setExit),
+    recoverCommand(output),
   ]) {
     program.addCommand(command);
   }

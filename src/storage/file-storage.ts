@@ -380,6 +380,11 @@ export class FileStorage implements DurableStorage {
     return this.#identity.cluster;
   }
 
+  /** The node the directory belongs to, if it was named when created. */
+  nodeId(): string | null {
+    return this.#identity.id;
+  }
+
   bindCluster(cluster: string): Promise<void> {
     if (this.#release === null || this.#closed) {
       return Promise.reject(new StorageFailedError('the storage is read-only or closed'));
