@@ -371,14 +371,18 @@ export class Members {
         expired = true;
       }
     }
-    if (expired) this.#updatePeers();
+    if (expired) this.#updatePeers(false);
   }
 
-  #updatePeers(): void {
+  /**
+   * Gives the transport its peers. With `departures`, the peers the configuration no longer
+   * names start their grace period; without (a grace period ended), none is added to it.
+   */
+  #updatePeers(departures = true): void {
     const next = this.peers();
     const now = this.#ctx.clock.now();
     for (const [id, address] of Object.entries(this.#peers)) {
-      if (!Object.hasOwn(next, id) && !this.#departing.has(id)) {
+      if (departures && !Object.hasOwn(next, id) && !this.#departing.has(id)) {
         this.#departing.set(id, { address, until: now + this.#ctx.removedPeerGraceMs });
       }
     }

@@ -322,9 +322,7 @@ export class TcpTransport implements Transport {
     });
     socket.on('close', () => {
       forget(link, socket);
-      if (!this.#closed && !link.removed && link.retry === null && link.sockets.length === 0) {
-        link.retry = setTimeout(() => this.#dial(link), link.backoff.next());
-      }
+      this.#redialIfLost(link);
     });
     this.#receive(socket, link);
   }
@@ -340,9 +338,21 @@ export class TcpTransport implements Transport {
     socket.on('error', () => {});
     socket.on('close', () => {
       this.#anonymous.delete(socket);
-      for (const link of this.#links.values()) forget(link, socket);
+      for (const link of this.#links.values()) {
+        if (!link.sockets.includes(socket)) continue;
+        forget(link, socket);
+        // A link this side dials may have lived on the peer's connection alone (a peer that
+        // joined and was connected to first): lost, it is dialled like any other.
+        if (link.dials) this.#redialIfLost(link);
+      }
     });
     this.#receive(socket, null);
+  }
+
+  /** Dials `link` again, after a backoff, once it has no connection left. */
+  #redialIfLost(link: Link): void {
+    if (this.#closed || link.removed || link.retry !== null || link.sockets.length > 0) return;
+    link.retry = setTimeout(() => this.#dial(link), link.backoff.next());
   }
 
   #adopt(link: Link, socket: net.Socket): void {

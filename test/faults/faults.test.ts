@@ -14,43 +14,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  checkLinearizable,
-  type HistoryOperation,
-  type KvInput,
-  type KvOutput,
-  kvModel,
-} from '../../src/check/index.js';
-import { decodeKvCommand } from '../../src/kv/commands.js';
-import { RaftkitClient, SessionExpiredError, UnavailableError } from '../../src/kv/index.js';
-import { decodeCommand, TimeoutError } from '../../src/node/index.js';
-import { FileStorage } from '../../src/storage/index.js';
+import { checkLinearizable, kvModel } from '../../src/check/index.js';
+import { RaftkitClient } from '../../src/kv/index.js';
 import { freePorts } from '../support/ports.js';
 import { NodeProcess, statusOf } from './processes.js';
+import { assertDurable, KvLoad, seeded, sleep } from './workload.js';
 
 const SECONDS = Number(process.env.FAULT_SECONDS ?? 20);
 const SEED = Number(process.env.FAULT_SEED ?? 1);
-const KEYS = ['a', 'b', 'c'];
 const CLIENTS = 5;
-
-/** mulberry32: a small seeded generator. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Recorded extends HistoryOperation<KvInput, KvOutput> {
-  /** The log index a write was acknowledged with. */
-  readonly index?: number;
-}
 
 async function waitForLeader(nodes: readonly NodeProcess[], ms: number): Promise<string> {
   const deadline = performance.now() + ms;
@@ -77,11 +49,8 @@ test('linearizable and durable under SIGKILL, leader kills and SIGSTOP', {
         ...['--request-timeout-ms', '2000', '--log-level', 'warn'],
       ]),
   );
-  const random = seeded(SEED);
   // The nemesis has its own generator, so the clients' interleaving cannot change its plan.
   const chaosRandom = seeded(SEED + 1);
-  const history: Recorded[] = [];
-  const unexpected: string[] = [];
   const faults = { kill: 0, 'kill-leader': 0, pause: 0 };
   let passed = false;
   const clients = Array.from(
@@ -93,70 +62,11 @@ test('linearizable and durable under SIGKILL, leader kills and SIGSTOP', {
         attemptTimeoutMs: 1500,
       }),
   );
+  const load = new KvLoad(clients, seeded(SEED));
   try {
     for (const n of nodes) n.start();
     await waitForLeader(nodes, 20_000);
-
     let running = true;
-    let written = 0;
-    const run = async (client: RaftkitClient, process: number, input: KvInput) => {
-      const call = performance.now();
-      try {
-        let output: KvOutput;
-        let index: number | undefined;
-        if (input.op === 'get') {
-          output = (await client.get(input.key))?.value ?? null;
-        } else if (input.op === 'put') {
-          index = (await client.put(input.key, input.value)).index;
-          output = null;
-        } else if (input.op === 'cas') {
-          const r = await client.cas(input.key, input.expected, input.value);
-          output = r.succeeded;
-          if (r.succeeded) index = r.index;
-        } else {
-          throw new Error(`no ${input.op} in this workload`);
-        }
-        history.push({
-          process,
-          input,
-          call,
-          ret: performance.now(),
-          output,
-          ...(index === undefined ? {} : { index }),
-        });
-        return output;
-      } catch (e) {
-        const outcomeUnknown =
-          e instanceof TimeoutError || (e instanceof SessionExpiredError && e.outcomeUnknown);
-        if (input.op !== 'get' && outcomeUnknown) history.push({ process, input, call });
-        else if (!(e instanceof UnavailableError) && !(e instanceof TimeoutError)) {
-          unexpected.push(`${input.op} ${input.key}: ${(e as Error).message}`);
-        }
-        return undefined;
-      }
-    };
-
-    const worker = async (c: number) => {
-      const client = clients[c] as RaftkitClient;
-      const seen = new Map<string, string | null>();
-      for (let n = 0; running && n < 100_000; n++) {
-        const key = KEYS[Math.floor(random() * KEYS.length)] as string;
-        const roll = random();
-        const value = `c${c}-${n}`;
-        if (roll < 0.4) {
-          const v = await run(client, c, { key, op: 'get' });
-          if (typeof v === 'string' || v === null) seen.set(key, v);
-        } else if (roll < 0.75) {
-          if ((await run(client, c, { key, op: 'put', value })) === null) written++;
-        } else {
-          const expected = seen.get(key) ?? null;
-          if ((await run(client, c, { key, op: 'cas', expected, value })) === true) {
-            written++;
-            seen.set(key, value);
-          }
-        }
-      }
-    };
 
     // Faults in turn, so that every kind happens in every run: a random node killed, the
     // leader killed, a random node paused; which node and for how long are random.
@@ -186,11 +96,11 @@ test('linearizable and durable under SIGKILL, leader kills and SIGSTOP', {
       }
     };
 
-    const load = [...clients.keys()].map(worker);
+    load.start();
     const chaos = nemesis();
     await sleep(SECONDS * 1000);
     running = false;
-    await Promise.all([...load, chaos]);
+    await Promise.all([load.stop(), chaos]);
 
     // Heal, then read every key from every client: those reads close the history.
     for (const n of nodes) {
@@ -198,15 +108,11 @@ test('linearizable and durable under SIGKILL, leader kills and SIGSTOP', {
       n.start();
     }
     await waitForLeader(nodes, 20_000);
-    for (const [c, client] of clients.entries()) {
-      for (const key of KEYS) {
-        const v = await run(client, c, { key, op: 'get' });
-        assert.notEqual(v, undefined, `the final read of ${key} by client ${c} failed`);
-      }
-    }
+    await load.finalReads();
 
+    const { history, unexpected, written } = load;
     const verdict = checkLinearizable(history, kvModel);
-    const acked = history.filter((o) => o.index !== undefined);
+    const acked = load.acked();
     const unknown = history.filter((o) => o.ret === undefined).length;
     writeFileSync(join(dir, 'history.jsonl'), history.map((o) => JSON.stringify(o)).join('\n'));
     const faultCount = faults.kill + faults['kill-leader'] + faults.pause;
@@ -233,27 +139,7 @@ test('linearizable and durable under SIGKILL, leader kills and SIGSTOP', {
     }
     for (const n of nodes) assert.equal(await n.stop(), 0, `node${n.index + 1} stopped cleanly`);
     for (const n of nodes) {
-      const storage = await FileStorage.open(join(dir, `node${n.index + 1}`), { readOnly: true });
-      try {
-        assert.ok(storage.hardState().commit >= top, `node${n.index + 1} committed ${top}`);
-        for (const o of acked) {
-          const [entry] = storage.entries(o.index as number, (o.index as number) + 1, Infinity);
-          const envelope = decodeCommand(entry?.data ?? new Uint8Array());
-          assert.ok(typeof envelope !== 'string', `entry ${o.index} is a command`);
-          const command = decodeKvCommand(envelope.payload, o.index as number);
-          const input = o.input as Extract<KvInput, { value: unknown }>;
-          assert.deepEqual(
-            [
-              command.op === 'register' ? null : command.key,
-              'value' in command ? command.value : null,
-            ],
-            [input.key, input.value],
-            `node${n.index + 1}, entry ${o.index}`,
-          );
-        }
-      } finally {
-        await storage.close();
-      }
+      await assertDurable(`node${n.index + 1}`, join(dir, `node${n.index + 1}`), acked);
     }
     passed = true;
   } finally {
@@ -262,5 +148,163 @@ test('linearizable and durable under SIGKILL, leader kills and SIGSTOP', {
     for (const n of nodes) n.close();
     if (passed) rmSync(dir, { recursive: true, force: true });
     else console.log(`kept for inspection: ${dir} (node logs, history.jsonl)`);
+  }
+});
+
+/**
+ * Asks for a membership change until the configuration shows it (a retry after an unknown
+ * outcome, or a change already in progress, is normal under faults).
+ */
+async function changed(
+  client: RaftkitClient,
+  change: () => Promise<unknown>,
+  done: (voters: readonly string[]) => boolean,
+  what: string,
+  ms = 30_000,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  let last = '';
+  while (performance.now() < deadline) {
+    try {
+      const list = await client.members({ timeoutMs: 2000 });
+      if (done(list.voters.map((v) => v.id))) return;
+      await change();
+    } catch (e) {
+      last = (e as Error).message;
+      await sleep(200);
+    }
+  }
+  throw new Error(`${what}: not done in ${ms} ms (last: ${last})`);
+}
+
+test('rolling replacement: every member replaced by a new, empty node, under load and faults', {
+  timeout: (SECONDS + 180) * 1000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'raftkit-rolling-'));
+  // Three original members, three that replace them, one that replaces a dead one.
+  const ports = await freePorts(12);
+  const raft = ports.slice(0, 6).map((p) => `127.0.0.1:${p}`);
+  const http = ports.slice(6, 12).map((p) => `127.0.0.1:${p}`);
+  const timing = [
+    ...['--heartbeat-ms', '50', '--election-ms', '300'],
+    ...['--request-timeout-ms', '2000', '--log-level', process.env.ROLLING_LOG ?? 'warn'],
+  ];
+  const urls = http.map((h) => `http://${h}`);
+  const original = [0, 1, 2].map(
+    (i) => new NodeProcess(i, raft[i] as string, http[i] as string, raft.slice(0, 3), dir, timing),
+  );
+  const joiner = (i: number, index = i) =>
+    new NodeProcess(index, raft[i] as string, http[i] as string, [], dir, timing, urls);
+  const all: NodeProcess[] = [...original];
+  const clients = Array.from(
+    { length: 3 },
+    () => new RaftkitClient({ endpoints: urls, timeoutMs: 3000, attemptTimeoutMs: 1500 }),
+  );
+  const admin = new RaftkitClient({ endpoints: urls, timeoutMs: 20_000 });
+  const load = new KvLoad(clients, seeded(SEED + 7));
+  const chaosRandom = seeded(SEED + 8);
+  let pauses = 0;
+  let passed = false;
+  try {
+    for (const n of original) n.start();
+    await waitForLeader(original, 20_000);
+    load.start();
+    let running = true;
+    let members = [...original];
+    // The nemesis pauses a member now and then (never the node being added).
+    const nemesis = (async () => {
+      while (running) {
+        await sleep(700 + chaosRandom() * 900);
+        const victim = members[Math.floor(chaosRandom() * members.length)];
+        if (!running || victim === undefined || !victim.running) continue;
+        victim.pause();
+        pauses++;
+        await sleep(300 + chaosRandom() * 700);
+        victim.resume();
+      }
+    })();
+    const replace = async (old: NodeProcess, next: NodeProcess) => {
+      all.push(next);
+      next.start();
+      const deadline = performance.now() + 40_000;
+      while (!/joined as voter/.test(next.output)) {
+        if (performance.now() > deadline) throw new Error(`${next.raft} did not join`);
+        await sleep(100);
+      }
+      members = [...members.filter((m) => m !== old), next];
+      await changed(
+        admin,
+        () => admin.removeMember(old.raft, { timeoutMs: 10_000 }),
+        (voters) => !voters.includes(old.raft),
+        `removing ${old.raft}`,
+      );
+    };
+    // Each original member in turn: a new node joins, then the old one is removed (and,
+    // removed, it stops by itself).
+    for (const [i, old] of original.entries()) {
+      await replace(old, joiner(3 + i));
+      assert.ok(await old.exited(10_000), `node${old.index + 1} stops once removed`);
+    }
+    // A dead member: killed, its data directory deleted, removed; a new empty node at its
+    // address takes its place.
+    const dead = all[3] as NodeProcess;
+    members = members.filter((m) => m !== dead);
+    await dead.kill();
+    rmSync(join(dir, `node${dead.index + 1}`), { recursive: true, force: true });
+    await changed(
+      admin,
+      () => admin.removeMember(dead.raft, { timeoutMs: 10_000 }),
+      (voters) => !voters.includes(dead.raft),
+      `removing the dead ${dead.raft}`,
+    );
+    const reborn = new NodeProcess(6, dead.raft, dead.http, [], dir, timing, urls);
+    all.push(reborn);
+    reborn.start();
+    const deadline = performance.now() + 40_000;
+    while (!/joined as voter/.test(reborn.output)) {
+      if (performance.now() > deadline)
+        throw new Error('the replacement of the dead member did not join');
+      await sleep(100);
+    }
+    members.push(reborn);
+    await sleep(2000);
+    running = false;
+    await Promise.all([load.stop(), nemesis]);
+    for (const m of members) m.resume();
+    await waitForLeader(members, 20_000);
+    await load.finalReads();
+
+    const final = await admin.members();
+    assert.deepEqual(
+      final.voters.map((v) => v.id).sort(),
+      members.map((m) => m.raft).sort(),
+      'the new nodes are the voters',
+    );
+    const verdict = checkLinearizable(load.history, kvModel);
+    const acked = load.acked();
+    console.log(
+      `rolling replacement: ${load.history.length} operations (${acked.length} acknowledged writes), ` +
+        `${pauses} pauses, final voters ${final.voters.map((v) => v.id).join(' ')}; verdict ${String(verdict.linearizable)}`,
+    );
+    assert.deepEqual(load.unexpected, []);
+    assert.equal(verdict.linearizable, true);
+    assert.ok(load.written >= 20, `${load.written} acknowledged writes`);
+    // Every acknowledged write is on every final member.
+    const top = Math.max(...acked.map((o) => o.index as number));
+    const until = performance.now() + 15_000;
+    while (performance.now() < until) {
+      const statuses = await Promise.all(members.map((n) => statusOf(n.url)));
+      if (statuses.every((s) => s !== null && s.appliedIndex >= top)) break;
+      await sleep(50);
+    }
+    for (const m of members) assert.equal(await m.stop(), 0, `${m.raft} stopped cleanly`);
+    for (const m of members) await assertDurable(m.raft, join(dir, `node${m.index + 1}`), acked);
+    passed = true;
+  } finally {
+    for (const c of [...clients, admin]) c.close();
+    await Promise.all(all.map((n) => n.kill()));
+    for (const n of all) n.close();
+    if (passed) rmSync(dir, { recursive: true, force: true });
+    else console.log(`kept for inspection: ${dir} (node logs, history)`);
   }
 });

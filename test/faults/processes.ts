@@ -15,6 +15,8 @@ export class NodeProcess {
   #paused = false;
   readonly #log: WriteStream;
   starts = 0;
+  /** What the process printed on stdout, all its lives. */
+  output = '';
 
   constructor(
     readonly index: number,
@@ -23,6 +25,8 @@ export class NodeProcess {
     readonly peers: readonly string[],
     readonly dir: string,
     readonly extra: readonly string[] = [],
+    /** Join a running cluster through these HTTP URLs instead of forming one with `peers`. */
+    readonly joinUrls: readonly string[] | null = null,
   ) {
     this.#log = createWriteStream(join(dir, `node${index + 1}.out`), { flags: 'a' });
   }
@@ -47,7 +51,10 @@ export class NodeProcess {
       [
         bin,
         'node',
-        ...['--listen', this.raft, '--peers', this.peers.join(','), '--http', this.http],
+        ...['--listen', this.raft, '--http', this.http],
+        ...(this.joinUrls === null
+          ? ['--peers', this.peers.join(',')]
+          : ['--join', this.joinUrls.join(',')]),
         ...['--data', join(this.dir, `node${this.index + 1}`), '--log-format', 'json'],
         ...this.extra,
       ],
@@ -55,6 +62,9 @@ export class NodeProcess {
     );
     child.stdout?.pipe(this.#log, { end: false });
     child.stderr?.pipe(this.#log, { end: false });
+    child.stdout?.on('data', (c: Buffer) => {
+      this.output += c.toString();
+    });
     child.once('exit', () => {
       if (this.#child === child) this.#child = null;
     });
@@ -96,6 +106,19 @@ export class NodeProcess {
     const code = await gone;
     clearTimeout(timer);
     return code;
+  }
+
+  /** Resolves once the process has exited (at once if it is not running). */
+  exited(ms: number): Promise<boolean> {
+    const child = this.#child;
+    if (child === null) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
   }
 
   close(): void {

@@ -333,6 +333,87 @@ test('tcp: a restarted peer is dialled again and messages flow', async () => {
   }
 });
 
+test('tcp: peers added and dropped while running; a joining node knows nobody at first', async () => {
+  const [pa, pb, pc] = (await freePorts(3)) as [number, number, number];
+  const addr = (p: number) => `127.0.0.1:${p}`;
+  const inbox: WireMessage[] = [];
+  // a and b form a cluster; c starts knowing no one, accepting whoever connects first.
+  const a = new TcpTransport({ id: 'a', listen: addr(pa), peers: { b: addr(pb) } });
+  const b = new TcpTransport({ id: 'b', listen: addr(pb), peers: { a: addr(pa) } });
+  const c = new TcpTransport({ id: 'c', listen: addr(pc), peers: {}, acceptUnknownPeers: true });
+  await Promise.all([a, b, c].map((t) => t.start((m) => inbox.push(m))));
+  const beat = (from: string, to: string): WireMessage => ({
+    type: 'heartbeat',
+    from,
+    to,
+    term: 1,
+    commit: 0,
+    round: 0,
+  });
+  const arrives = async (t: TcpTransport, m: WireMessage) => {
+    await eventually(() => {
+      t.send(m);
+      return inbox.some((x) => x.from === m.from && x.to === m.to);
+    }, `${m.from} -> ${m.to}`);
+    inbox.length = 0;
+  };
+  try {
+    // b (the larger id) is told of c and dials it: c was added while running.
+    b.updatePeers({ a: addr(pa), c: addr(pc) });
+    await arrives(b, beat('b', 'c'));
+    await arrives(c, beat('c', 'b')); // c answers on the connection b opened
+    c.updatePeers({ b: addr(pb) });
+    // b goes away, and a new, empty node takes its address (a replacement: it knows no one):
+    // c, which knew b only by the connection b had opened, must dial it now.
+    await b.close();
+    const b2 = new TcpTransport({ id: 'b', listen: addr(pb), peers: {}, acceptUnknownPeers: true });
+    await b2.start((m) => inbox.push(m));
+    try {
+      await arrives(c, beat('c', 'b'));
+      // Dropped from the peers, a node is no longer reached.
+      c.updatePeers({});
+      const before = c.stats().dropped['unknown-peer'];
+      c.send(beat('c', 'b'));
+      assert.equal(c.stats().dropped['unknown-peer'], before + 1);
+    } finally {
+      await b2.close();
+    }
+  } finally {
+    await Promise.all([a.close(), c.close()]);
+  }
+});
+
+test('udp: a joining node answers a peer it does not know where it came from', async () => {
+  const [pa, pc] = (await freePorts(2)) as [number, number];
+  const got: WireMessage[] = [];
+  const a = new UdpTransport({ id: 'a', listen: `127.0.0.1:${pa}`, peers: {} });
+  const c = new UdpTransport({
+    id: 'c',
+    listen: `127.0.0.1:${pc}`,
+    peers: {},
+    acceptUnknownPeers: true,
+  });
+  await a.start((m) => got.push(m));
+  await c.start((m) => got.push(m));
+  try {
+    a.updatePeers({ c: `127.0.0.1:${pc}` });
+    const m: WireMessage = { type: 'heartbeat', from: 'a', to: 'c', term: 1, commit: 0, round: 0 };
+    await eventually(() => {
+      a.send(m);
+      return got.some((x) => x.to === 'c');
+    }, 'a -> c');
+    a.updatePeers({ c: `127.0.0.1:${pc}` });
+    const back: WireMessage = { type: 'heartbeat-response', from: 'c', to: 'a', term: 1, round: 0 };
+    // a does not know c yet as a sender: it accepts only its peers (it has c), so it does.
+    await eventually(() => {
+      c.send(back);
+      return got.some((x) => x.to === 'a');
+    }, 'c -> a');
+  } finally {
+    await Promise.all([a.close(), c.close()]);
+  }
+});
+
 test('tcp+tls: a peer whose certificate another authority signed is refused', async () => {
   const ports = await freePorts(3);
   const stranger = { cert: pem('stranger.pem'), key: pem('stranger.key'), ca: pem('ca.pem') };
