@@ -76,15 +76,23 @@ export class Churn<S extends StateMachine> {
           { type: 'add-voter', id },
           { type: 'remove', id: otherId },
         ];
-        await this.#ask((n) => n.changeMembership(changes, timeout()));
+        if (await this.#ask((n) => n.changeMembership(changes, timeout()))) {
+          this.#cluster.stats.jointChanges++;
+        }
         return;
       }
       case 'double': {
-        // Two removals at once: the second must wait for the first to commit.
-        if (voters.size <= MIN_VOTERS + 1 || !voters.has(id) || !voters.has(otherId)) return;
+        // Two single-server changes at once, a voter out and a learner in: the second must
+        // wait for the first to commit (both in flight, the old and the newest voters could
+        // form disjoint majorities).
+        if (!voters.has(otherId) || voters.size <= MIN_VOTERS || voters.has(id)) return;
+        if (!members.has(id)) {
+          if (!(await this.#ask((n) => n.addLearner(id, id, timeout())))) return;
+          await this.#caughtUp(id);
+        }
         await Promise.all([
-          this.#ask((n) => n.removeMember(id, timeout())),
           this.#ask((n) => n.removeMember(otherId, timeout())),
+          this.#ask((n) => n.promote(id, timeout())),
         ]);
         return;
       }

@@ -86,6 +86,8 @@ export interface ClusterStats {
   /** Membership changes that applied, and those refused or not done in time. */
   memberChanges: number;
   memberRefusals: number;
+  /** Changes that went through a joint configuration (and left it). */
+  jointChanges: number;
 }
 
 /** An answer to a client, or null when none came back in time. */
@@ -111,6 +113,7 @@ export class SimCluster<S extends StateMachine> {
     snapshotCrashes: 0,
     memberChanges: 0,
     memberRefusals: 0,
+    jointChanges: 0,
   };
   /** A node that stopped by itself (a bug under it, or in it). */
   failure: Error | null = null;

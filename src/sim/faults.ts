@@ -80,8 +80,8 @@ export type FaultAction =
  * - `replace`: it is crashed and removed, and a node that is not a member is added instead;
  * - `joint`: a non-member (`node`) is added as a learner, then replaces a voter (`other`) in
  *   one change, through the joint configuration;
- * - `double`: two single-server removals at once (the second must be refused while the
- *   first is not committed);
+ * - `double`: `other`, a voter, removed and `node` promoted (added as a learner first) at
+ *   once: the second must be refused while the first is not committed;
  * - `wipe`: a node that is no member loses its disk and starts again empty, to join later.
  */
 export type MemberOp = 'add' | 'remove' | 'replace' | 'joint' | 'double' | 'wipe';

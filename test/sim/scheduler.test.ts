@@ -240,7 +240,7 @@ test('the invariants catch each violation they are shown', () => {
   safe.checkElectable([
     view('a', [1, 1], abc),
     view('c', [1], ['c', 'd'], abc),
-    view('d', [1], ['c', 'd']),
+    view('d', [1], ['c', 'd'], abc),
   ]);
   // A learner (no voter in its own configuration) lacking it stands for nothing.
   safe.checkElectable([view('a', [1, 1]), view('l', [1, 2]), view('b', [1])]);

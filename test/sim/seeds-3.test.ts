@@ -26,4 +26,11 @@ test(`seeds 1 to ${SEEDS_3} on three nodes`, async () => {
   assert.ok(installs >= 10, `only ${installs} snapshots installed`);
   const cut = results.reduce((n, r) => n + r.cluster.snapshotCrashes, 0);
   assert.ok(cut >= 3, `only ${cut} power cuts landed in a snapshot step`);
+  // Half the runs change members as they go, through the joint configuration too.
+  const changes = results.reduce((n, r) => n + r.cluster.memberChanges, 0);
+  const refused = results.reduce((n, r) => n + r.cluster.memberRefusals, 0);
+  const joint = results.reduce((n, r) => n + r.cluster.jointChanges, 0);
+  assert.ok(changes >= 30, `only ${changes} membership changes applied`);
+  assert.ok(refused >= 1, 'no membership change was refused or lost');
+  assert.ok(joint >= 1, 'no change went through a joint configuration');
 });
