@@ -106,6 +106,45 @@ describe('a node answering odd requests', () => {
     for (const r of [route, key, big]) assert.equal(r.headers.get('raftkit-api'), '1');
   });
 
+  test('membership routes: bad bodies and routes refused as JSON, refusals typed; nothing changes', async () => {
+    const before = await request(`${url}/v1/members`);
+    assert.equal(before.status, 200);
+    assert.equal((before.body.voters as unknown[]).length, 1);
+    const cases: [string, string, string | undefined, number, string][] = [
+      ['POST', '/v1/members', 'not json', 400, 'bad-request'],
+      ['POST', '/v1/members', JSON.stringify({ id: 'x' }), 400, 'bad-request'],
+      ['POST', '/v1/members', JSON.stringify({ id: 'x', address: 'nowhere' }), 400, 'bad-request'],
+      ['POST', '/v1/members', JSON.stringify({ id: '', address: 'h:1' }), 400, 'bad-request'],
+      [
+        'POST',
+        '/v1/members',
+        JSON.stringify({ id: 'x', address: 'h:1', extra: 1 }),
+        400,
+        'bad-request',
+      ],
+      ['PUT', '/v1/members', '{}', 405, 'method-not-allowed'],
+      ['GET', '/v1/members/x/promote', undefined, 405, 'method-not-allowed'],
+      ['POST', '/v1/members/x/demote', undefined, 404, 'no-such-route'],
+      ['DELETE', '/v1/members/nobody', undefined, 409, 'unknown-member'],
+      ['POST', '/v1/members/nobody/promote', undefined, 409, 'not-caught-up'],
+      ['POST', '/v1/leader', JSON.stringify({ to: 'nobody' }), 409, 'transfer-rejected'],
+      ['POST', '/v1/leader', JSON.stringify({ to: 3 }), 400, 'bad-request'],
+    ];
+    for (const [method, path, body, status, code] of cases) {
+      const r = await request(`${url}${path}`, method, body);
+      assert.deepEqual([r.status, r.body.code], [status, code], `${method} ${path} ${body}`);
+      assert.equal(r.headers.get('raftkit-api'), '1');
+    }
+    const alone = cluster.nodes[0]?.node.status().members ?? [];
+    const sole = await request(
+      `${url}/v1/members/${encodeURIComponent(alone[0] as string)}`,
+      'DELETE',
+    );
+    assert.deepEqual([sole.status, sole.body.code], [409, 'no-voter-left']);
+    const after = await request(`${url}/v1/members`);
+    assert.deepEqual(after.body, before.body, 'nothing changed');
+  });
+
   test("Node's parser errors come back as the JSON error shape", async () => {
     for (const [bytes, status] of [
       ['GARBAGE\r\n\r\n', 400],

@@ -86,6 +86,20 @@ describe('membership changes on running nodes', () => {
     assert.equal(leader.status().members.length, 2);
   });
 
+  test('a removed node restarted on its old data knows at once that it was removed', async () => {
+    cluster = await TestCluster.start(3);
+    const leader = await cluster.leader();
+    const victim = cluster.followers()[0] as RaftNode<ListMachine>;
+    const result = await leader.removeMember(victim.id);
+    await until('the removed node hears of it', () => victim.removedAt !== null);
+    await victim.stop();
+    const again = await cluster.startNode(victim.id);
+    assert.equal(again.removedAt, result.index, 'known from its own log, before any message');
+    assert.equal(again.role, 'follower');
+    await new Promise((r) => setTimeout(r, 600)); // three election timeouts
+    assert.equal(again.term, victim.term, 'it never campaigned');
+  });
+
   test('a leader that removes itself hands off and steps down', async () => {
     cluster = await TestCluster.start(3);
     const leader = await cluster.leader();
