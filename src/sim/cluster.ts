@@ -260,7 +260,10 @@ export class SimCluster<S extends StateMachine> {
         },
         restored: (state) => {
           if (life.crashed) return;
-          const meta = storage.snapshot();
+          // The one installed, or (at a start) the newest: not the newest now, which may be a
+          // later one received while this one was read.
+          const meta = storage.installing ?? storage.snapshot();
+          storage.installing = null;
           if (meta === null) {
             this.failure ??= new Error(`${slot.id} restored a state with no snapshot stored`);
             return;

@@ -107,6 +107,12 @@ export class ObservedStorage implements DurableStorage {
   snapshot() {
     return this.#inner.snapshot();
   }
+  /**
+   * The snapshot last installed through `save`, which the state machine restores next: the
+   * newest snapshot may already be another by the time that restore ends (a later one received
+   * meanwhile). Taken (set back to null) by whoever checks the restore.
+   */
+  installing: SnapshotMeta | null = null;
   /** Called (once) when a save records a new vote: power lost while the vote is written. */
   onVote: (() => void) | null = null;
   /** Called (once) as the next snapshot step starts: writing one, compacting, installing. */
@@ -129,6 +135,7 @@ export class ObservedStorage implements DurableStorage {
     const snapshot = update.snapshot;
     if (snapshot !== undefined) {
       this.#snapshotStep();
+      this.installing = snapshot.meta;
       this.#watch.installed(term, snapshot.meta, update.entries);
       return this.#inner.save(update).then(() => this.#durable(snapshot.meta.index));
     } else {
