@@ -587,9 +587,10 @@ export class Raft {
 
   #handleVote(m: VoteRequest): void {
     const canVote =
-      this.vote === m.from ||
-      (this.vote === null && this.leader === null) ||
-      (m.preVote && m.term > this.term);
+      (this.vote === m.from ||
+        (this.vote === null && this.leader === null) ||
+        (m.preVote && m.term > this.term)) &&
+      this.#mayElect(m.from);
     if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
       this.#send(m.from, {
         type: 'vote-response',
@@ -712,6 +713,21 @@ export class Raft {
       default:
         return;
     }
+  }
+
+  /**
+   * Whether this node may give its vote to `candidate` at all. A node that knows no
+   * configuration (it has yet to be added, or lost its disk) votes for no one: its id may be
+   * a voter's in a stale configuration that a removed node still holds, and with its vote
+   * that node could lead a cluster of its own. And once its configuration is committed, a
+   * node votes only for the voters of it: a candidate it leaves out was removed, or is too
+   * new to need this vote (its own configuration, which counts this node, is not committed
+   * anywhere this node would know: the cost is an election that waits for a node that knows).
+   */
+  #mayElect(candidate: NodeId): boolean {
+    const m = this.membership;
+    if (m.voters.size === 0) return false;
+    return this.log.configs.latestIndex() > this.log.committed || isVoter(m, candidate);
   }
 
   #handleVoteResponse(m: VoteResponse): void {

@@ -117,6 +117,8 @@ export class Members {
   /** Requests this node forwarded to its leader, by number. */
   readonly #forwarded = new Map<number, Waiter<number>>();
   #nextRequest = 0;
+  /** Nodes told they are no members, until when they are not told again. */
+  readonly #toldStrangers = new Map<NodeId, number>();
   /** Waits for this node to apply up to an index (a forwarded change applied at the leader). */
   readonly #applying = new Set<{ readonly index: number; readonly waiter: Waiter<void> }>();
   /** Members no longer in the configuration, still peers until then (see `removedPeerGraceMs`). */
@@ -325,8 +327,45 @@ export class Members {
     );
   }
 
+  /**
+   * A message from `from` reached this node. When this node leads, its configuration is
+   * committed and leaves `from` out, and `from` campaigns: it was removed while cut off and
+   * never heard of it. It is told (once per grace period), so that it can say so and stop.
+   */
+  onStranger(from: NodeId, campaigning: boolean): void {
+    const { raw, clock, id } = this.#ctx;
+    if (!campaigning || !this.#ctx.leader().isLeader) return;
+    const m = raw.membership();
+    if (isMember(m, from) || raw.membershipIndex() > raw.commitIndex) return;
+    const now = clock.now();
+    if ((this.#toldStrangers.get(from) ?? Number.NEGATIVE_INFINITY) > now) return;
+    this.#toldStrangers.set(from, now + this.#ctx.removedPeerGraceMs);
+    const index = raw.membershipIndex();
+    this.#ctx.transport.send({
+      type: 'member-reply',
+      from: id,
+      to: from,
+      id: 0,
+      term: raw.term,
+      code: 'RAFT_NOT_MEMBER',
+      reason: null,
+      detail: `the configuration at ${index} leaves ${from} out`,
+      leader: id,
+      index,
+    });
+  }
+
   /** The leader's answer to a request this node forwarded. */
   onReply(m: MemberReply): void {
+    if (m.id === 0 && m.code === 'RAFT_NOT_MEMBER') {
+      // A leader of this term or a later one says this node is out: believed, as a leader's
+      // entries would be (its configuration is committed, and the newest there is).
+      if (this.#removedAt === null && m.term >= this.#ctx.raw.term) {
+        this.#removedAt = m.index;
+        this.#ctx.removed(m.index);
+      }
+      return;
+    }
     const waiter = this.#forwarded.get(m.id);
     if (waiter === undefined) return;
     if (m.code === 'ok') waiter.resolve(m.index);

@@ -18,6 +18,8 @@ import {
   carryOutReady,
   type Entry,
   type MemberChange,
+  type MembershipSpec,
+  membershipSpec,
   type NodeId,
   NotLeaderError,
   ProposalDroppedError,
@@ -65,6 +67,8 @@ export interface NodeEvents {
   stopped: [reason: Error | null];
   /** The configuration in force changed (an entry appended, cut away, or a snapshot). */
   members: [members: MemberList];
+  /** A configuration entry was applied (committed, in log order), with what it holds. */
+  configuration: [index: number, spec: MembershipSpec];
   /**
    * This node is no longer a member: the configuration committed at `index` leaves it out.
    * It takes no part in the cluster any more; stop it.
@@ -693,6 +697,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       else if (m.type === 'member-request') this.#members.onRequest(m);
       else if (m.type === 'member-reply') this.#members.onReply(m);
       else {
+        if (m.type === 'vote') this.#members.onStranger(m.from, true);
         const error = this.#raw.step(m);
         if (error !== undefined) this.#noteRejected(m.from, error.message);
       }
@@ -724,6 +729,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       if (e.kind === 'config') {
         this.#proposals.applied(e, null, { ok: true, value: e.index });
         this.#members.applied(e);
+        this.#emit('configuration', e.index, membershipSpec(this.#raw.membershipAt(e.index)));
       }
       if (e.kind !== 'command') continue;
       const identity = clusterIdentityOf(e.data);

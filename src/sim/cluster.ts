@@ -294,6 +294,18 @@ export class SimCluster<S extends StateMachine> {
         }
         if (role === 'leader' && !life.crashed) invariants.leaderElected(slot.id, term, storage);
       });
+      let lastConfiguration = 0;
+      node.on('configuration', (index, spec) => {
+        if (life.crashed) return;
+        // Sorted, so that two nodes' equal configurations print the same.
+        const text = JSON.stringify({
+          voters: [...spec.voters].sort(),
+          learners: [...(spec.learners ?? [])].sort(),
+          outgoing: [...(spec.outgoing ?? [])].sort(),
+        });
+        invariants.configurationApplied(slot.id, index, text, lastConfiguration);
+        lastConfiguration = index;
+      });
       node.on('stopped', (reason) => {
         if (reason !== null && !life.crashed) {
           this.failure ??= new Error(`${slot.id} stopped by itself: ${reason.message}`);
@@ -477,6 +489,7 @@ export class SimCluster<S extends StateMachine> {
         term,
         voters: new Set(config.voters.map((v) => v.id)),
         outgoing: new Set(config.outgoing.map((v) => v.id)),
+        configCommitted: config.index <= slot.life.node.status().commitIndex,
       });
     }
     this.#o.invariants.checkElectable(logs);

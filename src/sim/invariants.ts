@@ -25,6 +25,9 @@
  *   recorded behind the apply, and a power loss may lose it, which Raft allows.)
  * - no command skipped: a node's state machine gets every command from its last one (or the
  *   snapshot it restored) on; one it passes over, which another node applied, is lost there;
+ * - configurations applied in log order, and agreed: within a life, a node applies
+ *   configuration entries at increasing indexes, and every node applies the same
+ *   configuration at an index;
  *
  * And of snapshots (the leader completeness and safety checks count a snapshot as holding
  * every entry up to its index):
@@ -54,6 +57,11 @@ export interface LogView {
   readonly voters: ReadonlySet<NodeId>;
   /** The old voters, while that configuration is joint; else empty. */
   readonly outgoing: ReadonlySet<NodeId>;
+  /**
+   * Whether that configuration is committed as far as the node knows: it then votes only for
+   * its voters (and a node that knows no configuration, for no one). Default false.
+   */
+  readonly configCommitted?: boolean;
 }
 
 export class InvariantViolation extends Error {
@@ -95,6 +103,8 @@ export class Invariants {
   #lastApplied = 0;
   /** Per node, the highest index it acknowledged to a leader, and the term it did so in. */
   readonly #acked = new Map<NodeId, { term: number; index: number }>();
+  /** Per index, the configuration applied there (as JSON) and by whom. */
+  readonly #configs = new Map<number, { readonly text: string; readonly by: NodeId }>();
   /** Per index, the snapshots nodes wrote or restored there. */
   readonly #snapshots = new Map<number, SnapshotSeen>();
   /** The first violation seen; the run stops at it. */
@@ -262,7 +272,9 @@ export class Invariants {
       if (index < x.snapshotIndex || x.term(index) === entry.term) continue;
       if (!x.voters.has(x.id) && !x.outgoing.has(x.id)) continue;
       const voters = logs.filter(
-        (y) => x.lastTerm > y.lastTerm || (x.lastTerm === y.lastTerm && x.lastIndex >= y.lastIndex),
+        (y) =>
+          (x.lastTerm > y.lastTerm || (x.lastTerm === y.lastTerm && x.lastIndex >= y.lastIndex)) &&
+          wouldVote(y, x.id),
       );
       const ids = new Set(voters.map((y) => y.id));
       const majority = (set: ReadonlySet<NodeId>): boolean =>
@@ -354,11 +366,39 @@ export class Invariants {
     else this.#keeps(id, term, meta.index);
   }
 
+  /**
+   * `id` applied the configuration `text` (its spec as JSON) at `index`; the last one it
+   * applied in this life was at `previous` (0: none yet).
+   */
+  configurationApplied(id: NodeId, index: number, text: string, previous: number): void {
+    if (index <= previous) {
+      this.#fail(
+        'configurations in log order',
+        `${id} applied the configuration at ${index} after the one at ${previous}`,
+      );
+      return;
+    }
+    const before = this.#configs.get(index);
+    if (before === undefined) this.#configs.set(index, { text, by: id });
+    else if (before.text !== text) {
+      this.#fail(
+        'configurations agree',
+        `${before.by} applied ${before.text} at ${index}, ${id} applied ${text}`,
+      );
+    }
+  }
+
   /** A node's commit index went from `floor` to `commit`. */
   commitMoved(id: NodeId, floor: number, commit: number): void {
     if (commit < floor)
       this.#fail('commit monotonic', `${id}'s commit went back from ${floor} to ${commit}`);
   }
+}
+
+/** Whether `y` gives its vote to candidate `x` at all (the core's `#mayElect`). */
+function wouldVote(y: LogView, x: NodeId): boolean {
+  if (y.voters.size === 0) return false;
+  return y.configCommitted !== true || y.voters.has(x) || y.outgoing.has(x);
 }
 
 function entryHash(e: Entry): number {

@@ -116,7 +116,13 @@ export type MemberReplyCode =
   | 'RAFT_PROPOSAL_DROPPED'
   | 'RAFT_TRANSFER_REJECTED'
   | 'RAFT_TIMEOUT'
-  | 'RAFT_FAILED';
+  | 'RAFT_FAILED'
+  /**
+   * Unasked (`id` 0): a leader tells a node that campaigns, and that its committed
+   * configuration at `index` leaves out, that it is no member: a node removed while it was cut
+   * off never received the entry that removed it.
+   */
+  | 'RAFT_NOT_MEMBER';
 
 export const memberReplyCodes: readonly MemberReplyCode[] = [
   'ok',
@@ -126,6 +132,7 @@ export const memberReplyCodes: readonly MemberReplyCode[] = [
   'RAFT_TRANSFER_REJECTED',
   'RAFT_TIMEOUT',
   'RAFT_FAILED',
+  'RAFT_NOT_MEMBER',
 ];
 
 /** The leader's answer to a `member-request`, once the change has applied there (or not). */

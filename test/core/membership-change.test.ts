@@ -333,6 +333,57 @@ describe('a removed server that keeps running', () => {
   });
 });
 
+describe('who may vote for whom', () => {
+  test('a node that knows no configuration (not yet added, or its disk lost) votes for no one', () => {
+    const c = abc();
+    const x = c.addNode('x');
+    const last = c.raw('a').status().lastIndex;
+    x.raw.step({
+      type: 'vote',
+      from: 'a',
+      to: 'x',
+      term: 9,
+      preVote: false,
+      lastIndex: last,
+      lastTerm: 1,
+      transfer: false,
+    });
+    c.processReadies();
+    const answer = c.queue.find((m) => m.from === 'x' && m.type === 'vote-response');
+    assert.ok(answer?.type === 'vote-response' && !answer.granted, 'refused');
+  });
+
+  test('a node whose committed configuration leaves the candidate out refuses it', () => {
+    // Found by the simulator (seed 437): a node removed while down came back with its old
+    // configuration, and a node wiped and started empty under a voter's id of that
+    // configuration would have elected it, a leader of a cluster of two that no longer exists.
+    const c = new Cluster(['a', 'b', 'c'], { checkQuorum: false, preVote: false });
+    c.campaign('a');
+    c.crash('c');
+    c.change('a', { type: 'remove', id: 'c' });
+    const last = c.raw('b').status().lastIndex;
+    c.raw('b').step({
+      type: 'vote',
+      from: 'c',
+      to: 'b',
+      term: 9,
+      preVote: false,
+      lastIndex: last + 5,
+      lastTerm: 1,
+      transfer: false,
+    });
+    c.processReadies();
+    const answer = c.queue.find(
+      (m) => m.from === 'b' && m.to === 'c' && m.type === 'vote-response',
+    );
+    assert.ok(
+      answer?.type === 'vote-response' && !answer.granted,
+      'refused, up to date though it is',
+    );
+    assert.equal(c.raw('b').status().term, 9, 'the term is still learned');
+  });
+});
+
 describe('restarts and snapshots', () => {
   test('a restarted node rebuilds the configuration from its log, not its start options', () => {
     const c = withLearners('d');

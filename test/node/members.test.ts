@@ -86,6 +86,21 @@ describe('membership changes on running nodes', () => {
     assert.equal(leader.status().members.length, 2);
   });
 
+  test('a node removed while cut off, campaigning once back, is told it is out', async () => {
+    cluster = await TestCluster.start(4);
+    const leader = await cluster.leader();
+    const victim = cluster.followers()[0] as RaftNode<ListMachine>;
+    cluster.network.isolate(victim.id);
+    const result = await leader.removeMember(victim.id);
+    // Long enough for the leader to forget it: nothing is sent to it any more.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(victim.removedAt, null, 'it never got the entry that removed it');
+    cluster.network.heal();
+    await until('the removed node is told', () => victim.removedAt !== null);
+    assert.equal(victim.removedAt, result.index);
+    assert.ok(leader.isLeader, 'and the leader stayed leader');
+  });
+
   test('a removed node restarted on its old data knows at once that it was removed', async () => {
     cluster = await TestCluster.start(3);
     const leader = await cluster.leader();

@@ -252,6 +252,22 @@ test('the invariants catch each violation they are shown', () => {
     /committed entries safe: c lacks entry 2 \(term 1, applied by a\), yet its log \(last entry 2, term 2\) is as up to date as those of a, b, c/,
   );
 
+  // Configurations: applied in log order within a life, the same one at an index everywhere.
+  const configs = new Invariants();
+  configs.configurationApplied('a', 5, '{"voters":["a","b"]}', 0);
+  configs.configurationApplied('b', 5, '{"voters":["a","b"]}', 0);
+  configs.configurationApplied('a', 9, '{"voters":["a"]}', 5);
+  assert.equal(configs.violation, null);
+  configs.configurationApplied('b', 4, '{"voters":["a"]}', 5);
+  assert.match(
+    violationOf(configs),
+    /configurations in log order: b applied the configuration at 4 after the one at 5/,
+  );
+  const agree = new Invariants();
+  agree.configurationApplied('a', 5, '{"voters":["a","b"]}', 0);
+  agree.configurationApplied('c', 5, '{"voters":["a","c"]}', 0);
+  assert.match(violationOf(agree), /configurations agree: a applied .* at 5, c applied/);
+
   const commit = new Invariants();
   commit.commitMoved('a', 4, 4);
   assert.equal(commit.violation, null);
