@@ -9,7 +9,7 @@ import { afterEach, describe, test } from 'node:test';
 import { MembershipChangeError, NotLeaderError } from '../../src/core/index.js';
 import { encodeKvCommand, KvStore } from '../../src/kv/index.js';
 import type { RaftNode } from '../../src/node/index.js';
-import { encode, type ListMachine, TestCluster } from './support.js';
+import { encode, type ListMachine, TestCluster, WatchedTransport } from './support.js';
 
 let cluster: TestCluster | undefined;
 let stopLater: TestCluster<KvStore> | undefined;
@@ -113,6 +113,33 @@ describe('membership changes on running nodes', () => {
     assert.equal(again.role, 'follower');
     await new Promise((r) => setTimeout(r, 600)); // three election timeouts
     assert.equal(again.term, victim.term, 'it never campaigned');
+  });
+
+  test("a removed member stays the leader's peer for its grace period, then is dropped", async () => {
+    // The grace period once restarted at every tick, so a removed peer was never dropped.
+    const watched = new Map<string, WatchedTransport>();
+    const c = new TestCluster(3);
+    cluster = c;
+    for (const id of c.ids) {
+      await c.startNode(
+        id,
+        {},
+        {
+          transport: (t) => {
+            const w = new WatchedTransport(t);
+            watched.set(id, w);
+            return w;
+          },
+        },
+      );
+    }
+    const leader = await c.leader();
+    const victim = c.followers()[0] as RaftNode<ListMachine>;
+    await leader.removeMember(victim.id);
+    const has = () => Object.hasOwn(watched.get(leader.id)?.peers ?? {}, victim.id);
+    assert.ok(has(), 'still a peer right after its removal commits: it must hear of it');
+    // fastTiming: 200 ms election timeouts, so a grace of 400 ms.
+    await until('the removed member is dropped', () => !has(), 3000);
   });
 
   test('a leader that removes itself hands off and steps down', async () => {

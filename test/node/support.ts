@@ -115,6 +115,13 @@ export class WatchedTransport implements Transport {
   start = (h: MessageHandler) => this.#inner.start(h);
   close = () => this.#inner.close();
   stats = () => this.#inner.stats();
+
+  /** The peers the node last gave (a memory transport routes by id and needs none). */
+  peers: Readonly<Record<string, string>> | null = null;
+  updatePeers(peers: Readonly<Record<string, string>>): void {
+    this.peers = peers;
+    this.#inner.updatePeers?.(peers);
+  }
 }
 
 export class TestCluster<S extends StateMachine = ListMachine> {
