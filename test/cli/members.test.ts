@@ -5,31 +5,16 @@
  * loopback, the built bin.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { freePortRange, freePorts } from '../support/ports.js';
+import { bin, raftkitWithin, stopTree } from '../support/raftkit.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = resolve(root, 'bin/raftkit.js');
-
-async function raftkit(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], {
-      timeout: 30_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+// A member add waits for the new node to catch up.
+const raftkit = (...args: string[]) => raftkitWithin(30_000, args);
 
 /** Collects a child's stdout and stderr; `waitFor` resolves once a pattern shows up. */
 class Watched {
@@ -86,10 +71,8 @@ describe('raftkit member and raftkit node --join', () => {
     await cluster.waitFor(/ready: 3 nodes/, 20_000);
   });
 
-  after(() => {
-    for (const w of [cluster, joiner]) {
-      if (w !== null && w.child.exitCode === null) w.child.kill('SIGKILL');
-    }
+  after(async () => {
+    await Promise.all([cluster, joiner].map((w) => (w === null ? undefined : stopTree(w.child))));
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -4,38 +4,21 @@
  * writes, and says who its members are.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { freePortRange, freePorts } from '../support/ports.js';
+import { bin, raftkit, stopTree } from '../support/raftkit.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = resolve(root, 'bin/raftkit.js');
 const dir = mkdtempSync(join(tmpdir(), 'raftkit-recover-'));
 const children: ChildProcess[] = [];
 
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+after(async () => {
+  await Promise.all(children.map((c) => stopTree(c)));
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function raftkit(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], {
-      timeout: 20_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 function start(args: string[]): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -80,18 +80,24 @@ export class Cluster {
         random: seededRandom(seed++),
         ...options,
       };
-      this.nodes.set(id, {
-        id,
-        raw: this.#create(id, storage, nodeOptions),
-        storage,
-        applied: [],
-        readStates: [],
-        droppedReads: [],
-        softStates: [],
-        restored: [],
-        options: nodeOptions,
-      });
+      this.#add(id, storage, nodeOptions);
     }
+  }
+
+  #add(id: NodeId, storage: MemoryStorage, options: NodeOptions): TestNode {
+    const n: TestNode = {
+      id,
+      raw: this.#create(id, storage, options),
+      storage,
+      applied: [],
+      readStates: [],
+      droppedReads: [],
+      softStates: [],
+      restored: [],
+      options,
+    };
+    this.nodes.set(id, n);
+    return n;
   }
 
   #create(id: NodeId, storage: MemoryStorage, options: NodeOptions): RawNode {
@@ -110,25 +116,11 @@ export class Cluster {
    */
   addNode(id: NodeId, options: NodeOptions = {}): TestNode {
     if (this.nodes.has(id)) throw new Error(`node ${id} exists`);
-    const storage = new MemoryStorage();
-    const nodeOptions: NodeOptions = {
+    return this.#add(id, new MemoryStorage(), {
       membership: unknownMembership,
       random: seededRandom(100 + this.nodes.size),
       ...options,
-    };
-    const n: TestNode = {
-      id,
-      raw: this.#create(id, storage, nodeOptions),
-      storage,
-      applied: [],
-      readStates: [],
-      droppedReads: [],
-      softStates: [],
-      restored: [],
-      options: nodeOptions,
-    };
-    this.nodes.set(id, n);
-    return n;
+    });
   }
 
   /** Asks the leader `leader` for a membership change and stabilizes; returns its index. */

@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import {
   decodeConfig,
   describeMembership,
+  type MemberChange,
   MembershipChangeError,
   type MembershipRefusal,
   NotLeaderError,
@@ -27,6 +28,14 @@ function refused(reason: MembershipRefusal, f: () => unknown): void {
     return true;
   });
 }
+
+/** d and e in place of b and c: two voters in, two out, through the joint configuration. */
+const deAForBC: MemberChange[] = [
+  { type: 'add-voter', id: 'd' },
+  { type: 'add-voter', id: 'e' },
+  { type: 'remove', id: 'b' },
+  { type: 'remove', id: 'c' },
+];
 
 /** Three voters a, b, c with a leading and its no-op committed. */
 function abc(options = {}): Cluster {
@@ -210,13 +219,7 @@ describe('refusals (typed, nothing changes)', () => {
 describe('joint consensus (thesis §4.3)', () => {
   test('replacing two voters goes through the joint configuration and leaves it alone', () => {
     const c = withLearners('d', 'e');
-    c.change(
-      'a',
-      { type: 'add-voter', id: 'd' },
-      { type: 'add-voter', id: 'e' },
-      { type: 'remove', id: 'b' },
-      { type: 'remove', id: 'c' },
-    );
+    c.change('a', ...deAForBC);
     const configs = configsOf(c, 'a').slice(-2);
     assert.match(configs[0] as string, /voters=\(a d e\)&&\(a b c\)$/);
     assert.match(configs[1] as string, /voters=\(a d e\)$/);
@@ -232,12 +235,7 @@ describe('joint consensus (thesis §4.3)', () => {
     // The old half (a b c) holds the joint entry; the new half's d and e do not answer.
     c.cut('a', 'd');
     c.cut('a', 'e');
-    c.raw('a').changeMembership([
-      { type: 'add-voter', id: 'd' },
-      { type: 'add-voter', id: 'e' },
-      { type: 'remove', id: 'b' },
-      { type: 'remove', id: 'c' },
-    ]);
+    c.raw('a').changeMembership(deAForBC);
     c.stabilize();
     const joint = c.raw('a').membershipIndex();
     assert.equal(members(c.raw('a')), 'voters=(a d e)&&(a b c)');
@@ -333,23 +331,27 @@ describe('a removed server that keeps running', () => {
   });
 });
 
+/** A vote request from `from` to `to` in `term`, with a log ending at (`lastIndex`, 1). */
+function askVote(c: Cluster, from: string, to: string, term: number, lastIndex: number) {
+  c.raw(to).step({
+    type: 'vote',
+    from,
+    to,
+    term,
+    preVote: false,
+    lastIndex,
+    lastTerm: 1,
+    transfer: false,
+  });
+  c.processReadies();
+  return c.queue.find((m) => m.from === to && m.to === from && m.type === 'vote-response');
+}
+
 describe('who may vote for whom', () => {
   test('a node that knows no configuration (not yet added, or its disk lost) votes for no one', () => {
     const c = abc();
-    const x = c.addNode('x');
-    const last = c.raw('a').status().lastIndex;
-    x.raw.step({
-      type: 'vote',
-      from: 'a',
-      to: 'x',
-      term: 9,
-      preVote: false,
-      lastIndex: last,
-      lastTerm: 1,
-      transfer: false,
-    });
-    c.processReadies();
-    const answer = c.queue.find((m) => m.from === 'x' && m.type === 'vote-response');
+    c.addNode('x');
+    const answer = askVote(c, 'a', 'x', 9, c.raw('a').status().lastIndex);
     assert.ok(answer?.type === 'vote-response' && !answer.granted, 'refused');
   });
 
@@ -361,21 +363,7 @@ describe('who may vote for whom', () => {
     c.campaign('a');
     c.crash('c');
     c.change('a', { type: 'remove', id: 'c' });
-    const last = c.raw('b').status().lastIndex;
-    c.raw('b').step({
-      type: 'vote',
-      from: 'c',
-      to: 'b',
-      term: 9,
-      preVote: false,
-      lastIndex: last + 5,
-      lastTerm: 1,
-      transfer: false,
-    });
-    c.processReadies();
-    const answer = c.queue.find(
-      (m) => m.from === 'b' && m.to === 'c' && m.type === 'vote-response',
-    );
+    const answer = askVote(c, 'c', 'b', 9, c.raw('b').status().lastIndex + 5);
     assert.ok(
       answer?.type === 'vote-response' && !answer.granted,
       'refused, up to date though it is',
@@ -400,12 +388,7 @@ describe('restarts and snapshots', () => {
     const c = withLearners('d', 'e');
     c.cut('a', 'd');
     c.cut('a', 'e');
-    c.raw('a').changeMembership([
-      { type: 'add-voter', id: 'd' },
-      { type: 'add-voter', id: 'e' },
-      { type: 'remove', id: 'b' },
-      { type: 'remove', id: 'c' },
-    ]);
+    c.raw('a').changeMembership(deAForBC);
     c.stabilize();
     const joint = c.raw('a').membershipIndex();
     assert.equal(describeMembership(c.raw('a').membershipAt(joint)), 'voters=(a d e)&&(a b c)');

@@ -1,0 +1,47 @@
+/**
+ * The built `raftkit` bin for tests that run it as a user does: one command to its end, or
+ * a long-running one stopped the way its children are stopped with it.
+ */
+import { type ChildProcess, execFile } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/raftkit.js');
+
+export interface Ran {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `raftkit ...args` to its end (20 s at most): its exit code and output. */
+export function raftkit(...args: string[]): Promise<Ran> {
+  return raftkitWithin(20_000, args);
+}
+
+/** Runs `raftkit ...args`, killed after `timeoutMs`. */
+export async function raftkitWithin(timeoutMs: number, args: readonly string[]): Promise<Ran> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], {
+      timeout: timeoutMs,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/**
+ * Stops a `raftkit cluster` (or node) with SIGTERM, so that it stops its own children, and
+ * SIGKILLs it if it has not exited within `ms`. A SIGKILLed supervisor would orphan them.
+ */
+export async function stopTree(child: ChildProcess, ms = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  await gone;
+  clearTimeout(timer);
+}
