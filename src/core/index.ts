@@ -56,8 +56,10 @@ export type { CampaignKind, ProposalPosition } from './raft.js';
 export { type Random, seededRandom } from './random.js';
 export { type ProgressStatus, RawNode, type Ready, type Status } from './raw-node.js';
 export {
+  beginOverlappedReady,
   beginReady,
   carryOutReady,
+  finishOverlappedReady,
   finishReady,
   type ReadyHandler,
 } from './ready-order.js';

@@ -35,8 +35,10 @@ export class RaftLog implements LogView {
   readonly unstable: UnstableLog;
   /** Highest index known to be committed. Never decreases. */
   committed: number;
-  /** Highest index handed to the state machine. Invariant: applied <= committed. */
+  /** Highest index the state machine has applied. Invariant: applied <= applying <= committed. */
   applied: number;
+  /** Highest index handed out to be applied (by a Ready not yet advanced). */
+  applying: number;
   /** The configurations along the log; the last one is in force. */
   readonly configs: ConfigLog;
 
@@ -58,6 +60,7 @@ export class RaftLog implements LogView {
       () => `applied ${applied} outside [${storage.firstIndex() - 1}, ${commit}]`,
     );
     this.applied = applied;
+    this.applying = applied;
   }
 
   firstIndex(): number {
@@ -101,6 +104,7 @@ export class RaftLog implements LogView {
   snapshotApplied(index: number): void {
     this.unstable.snapshotStable(index);
     if (index > this.applied) this.applied = index;
+    if (index > this.applying) this.applying = index;
   }
 
   lastTerm(): number {
@@ -213,14 +217,30 @@ export class RaftLog implements LogView {
     return stored;
   }
 
-  /** Committed entries not yet applied, up to `maxBytes` (at least one if any). */
-  nextCommitted(maxBytes: number): Entry[] {
-    return this.slice(this.applied + 1, this.committed + 1, maxBytes);
+  /**
+   * Committed entries not yet handed out to apply, up to `maxBytes` (at least one if any);
+   * with `durableOnly`, none beyond what is durable here.
+   */
+  nextCommitted(maxBytes: number, durableOnly: boolean): Entry[] {
+    return this.slice(this.applying + 1, this.#applyLimit(durableOnly) + 1, maxBytes);
   }
 
   /** Whether entries wait to be applied: none while a snapshot waits to be restored. */
-  hasNextCommitted(): boolean {
-    return this.unstable.snapshot === null && this.committed > this.applied;
+  hasNextCommitted(durableOnly: boolean): boolean {
+    return this.unstable.snapshot === null && this.#applyLimit(durableOnly) > this.applying;
+  }
+
+  #applyLimit(durableOnly: boolean): number {
+    return durableOnly ? Math.min(this.committed, this.persistedIndex()) : this.committed;
+  }
+
+  /** Committed entries up to `index` were handed out to be applied. */
+  applyingTo(index: number): void {
+    assert(
+      index > this.applying && index <= this.committed,
+      () => `applying ${index} outside (${this.applying}, ${this.committed}]`,
+    );
+    this.applying = index;
   }
 
   commitTo(index: number): void {
@@ -240,8 +260,8 @@ export class RaftLog implements LogView {
 
   appliedTo(index: number): void {
     assert(
-      index >= this.applied && index <= this.committed,
-      () => `applied ${index} outside [${this.applied}, ${this.committed}]`,
+      index >= this.applied && index <= this.applying,
+      () => `applied ${index} outside [${this.applied}, ${this.applying}]`,
     );
     this.applied = index;
   }

@@ -44,6 +44,13 @@ export interface RaftOptions {
   readonly maxPendingReads?: number;
   /** Entries a node may lag behind the leader's last index and still become a voter. */
   readonly maxPromotionLag?: number;
+  /**
+   * The driver overlaps writes (`RawNode.accept`). A Ready then hands out to apply only
+   * committed entries already durable here, so they may apply before its own write is done
+   * (etcd's asynchronous storage writes). Default false: they may be in the Ready's own
+   * entries, and apply after its write.
+   */
+  readonly asyncStorageWrites?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -63,6 +70,7 @@ export interface ResolvedOptions {
   readonly maxApplyBytes: number;
   readonly maxPendingReads: number;
   readonly maxPromotionLag: number;
+  readonly asyncStorageWrites: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -105,6 +113,7 @@ export function resolveOptions(options: RaftOptions): ResolvedOptions {
     maxApplyBytes: options.maxApplyBytes ?? defaultLimits.maxApplyBytes,
     maxPendingReads: options.maxPendingReads ?? defaultLimits.maxPendingReads,
     maxPromotionLag: options.maxPromotionLag ?? defaultLimits.maxPromotionLag,
+    asyncStorageWrites: options.asyncStorageWrites ?? false,
   };
   for (const key of [
     'electionTicks',

@@ -4,6 +4,14 @@
  * `readIndex()` and `transferLeader()`; whenever `hasReady()`, take a `ready()`, carry it out
  * in the order its fields document, then call `advance()`.
  *
+ * Writes may overlap (thesis §10.2.1, etcd's asynchronous storage writes): once a Ready's
+ * messages are sent and its write has begun, `accept()` lets the next `ready()` be taken
+ * before the write is durable; each accepted Ready is then finished (messages after persist,
+ * apply) and `advance()`d in the order taken, the writes completing in that order too. The
+ * next Ready holds only what the accepted ones did not: new entries (or replacements of
+ * entries under way), committed entries not yet handed out. A Ready with a snapshot must be
+ * finished before the next one is taken.
+ *
  * @example
  * ```ts
  * const node = new RawNode({ id: 'a', storage, membership: { voters: ['a', 'b', 'c'] }, random });
@@ -105,7 +113,10 @@ export class RawNode {
   readonly #raft: Raft;
   #prevSoftState: SoftState;
   #prevHardState: HardState;
+  /** Taken by `ready()`, not yet accepted. */
   #outstanding: Ready | null = null;
+  /** Accepted, not yet advanced, oldest first. */
+  readonly #inFlight: Ready[] = [];
 
   constructor(options: RaftOptions) {
     this.#raft = new Raft(options);
@@ -203,26 +214,30 @@ export class RawNode {
       r.term !== hard.term ||
       r.vote !== hard.vote ||
       r.log.committed !== hard.commit ||
-      r.log.unstable.entries.length > 0 ||
-      r.log.unstable.snapshot !== null ||
+      r.log.unstable.hasToWrite() ||
+      (r.log.unstable.snapshot !== null && !r.log.unstable.snapshotInProgress) ||
       r.messages.length > 0 ||
       r.messagesAfterPersist.length > 0 ||
-      r.log.hasNextCommitted() ||
+      r.log.hasNextCommitted(r.options.asyncStorageWrites) ||
       r.readStates.length > 0 ||
       r.droppedReads.length > 0 ||
       r.hasDeferredWork()
     );
   }
 
-  /** What to do now. Must be followed by `advance()` before the next `ready()`. */
+  /** What to do now. Must be followed by `accept()` or `advance()` before the next `ready()`. */
   ready(): Ready {
-    assert(this.#outstanding === null, 'ready() called again before advance()');
+    assert(this.#outstanding === null, 'ready() called again before accept() or advance()');
     const r = this.#raft;
+    assert(
+      !r.log.unstable.snapshotInProgress,
+      'ready() called while a Ready with a snapshot is unfinished',
+    );
     r.flush();
     const soft = r.softState();
     const hard = r.hardState();
     const hardChanged = !hardStateEqual(hard, this.#prevHardState);
-    const entries = r.log.unstable.entries.slice();
+    const entries = r.log.unstable.toWrite();
     const snapshot = r.log.unstable.snapshot;
     const rd: Ready = {
       softState: softStateEqual(soft, this.#prevSoftState) ? null : soft,
@@ -236,8 +251,8 @@ export class RawNode {
         hard.term !== this.#prevHardState.term ||
         hard.vote !== this.#prevHardState.vote,
       messagesAfterPersist: r.messagesAfterPersist,
-      committedEntries: r.log.hasNextCommitted()
-        ? r.log.nextCommitted(r.options.maxApplyBytes)
+      committedEntries: r.log.hasNextCommitted(r.options.asyncStorageWrites)
+        ? r.log.nextCommitted(r.options.maxApplyBytes, r.options.asyncStorageWrites)
         : [],
       readStates: r.readStates,
       droppedReads: r.droppedReads,
@@ -251,12 +266,43 @@ export class RawNode {
     return rd;
   }
 
-  /** Acknowledges the last Ready: its writes are durable and its committed entries applied. */
-  advance(): void {
+  /**
+   * The last Ready was handed over: its messages sent, its write begun (to complete after the
+   * writes of Readies accepted before it). The next `ready()` may come before `advance()`.
+   */
+  accept(): void {
     const rd = this.#outstanding;
-    assert(rd !== null, 'advance() without an outstanding ready()');
+    assert(rd !== null, 'accept() without an outstanding ready()');
     this.#outstanding = null;
+    this.#inFlight.push(rd);
+    const log = this.#raft.log;
     if (rd.hardState !== null) this.#prevHardState = rd.hardState;
+    if (rd.snapshot !== null) log.unstable.snapshotInProgress = true;
+    const lastEntry = rd.entries.at(-1);
+    if (lastEntry !== undefined) log.unstable.handedOut(lastEntry.index, lastEntry.term);
+    const lastCommitted = rd.committedEntries.at(-1);
+    if (lastCommitted !== undefined) log.applyingTo(lastCommitted.index);
+  }
+
+  /** Whether a snapshot from the leader waits to be handed out by the next Ready. */
+  hasPendingSnapshot(): boolean {
+    const unstable = this.#raft.log.unstable;
+    return unstable.snapshot !== null && !unstable.snapshotInProgress;
+  }
+
+  /** Readies accepted and not yet advanced. */
+  get inFlight(): number {
+    return this.#inFlight.length;
+  }
+
+  /**
+   * Acknowledges the oldest unfinished Ready (accepting the last one first if it was not): its
+   * writes are durable and its committed entries applied.
+   */
+  advance(): void {
+    if (this.#outstanding !== null) this.accept();
+    const rd = this.#inFlight.shift();
+    assert(rd !== undefined, 'advance() without an outstanding ready()');
     if (rd.snapshot !== null) this.#raft.snapshotApplied(rd.snapshot.index);
     const lastEntry = rd.entries[rd.entries.length - 1];
     if (lastEntry !== undefined) this.#raft.persisted(lastEntry.index, lastEntry.term);

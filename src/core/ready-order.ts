@@ -16,7 +16,17 @@
  *
  * A harness that must stop between steps 2 and 3 (a crash in the middle of a write) calls
  * `beginReady` and `finishReady` itself; everything else calls `carryOutReady`.
+ *
+ * The overlapped order, for a core made with `asyncStorageWrites` (thesis §10.2.1, etcd's
+ * asynchronous storage writes): the next Ready is taken while earlier writes are under way.
+ * A Ready's committed entries are then already durable here, so they need not wait for its
+ * write. `beginOverlappedReady` does steps 1 and 2, begins step 3's write, does step 5 and
+ * accepts the Ready; once its write and every earlier one are durable (a storage that
+ * completes writes in the order begun), `finishOverlappedReady` does steps 4 and 6. A Ready
+ * with a snapshot is not overlapped: carry it out whole (`carryOutReady`) once every earlier
+ * Ready is finished, and take no other before it is.
  */
+import { assert } from './assert.js';
 import type { Message } from './messages.js';
 import type { RawNode, Ready } from './raw-node.js';
 import type { SoftState } from './types.js';
@@ -44,6 +54,30 @@ export function finishReady(raw: RawNode, rd: Ready, handler: ReadyHandler): voi
   if (handler.proceed?.() === false) return;
   handler.send(rd.messagesAfterPersist);
   handler.apply(rd);
+  raw.advance();
+}
+
+/**
+ * The first half of the overlapped order (see above): sends what may leave, begins the write,
+ * applies, and accepts. Returns the write's promise (undefined: nothing to wait for).
+ * Not for a Ready with a snapshot: `carryOutReady` takes that one.
+ */
+export function beginOverlappedReady(
+  raw: RawNode,
+  handler: ReadyHandler,
+): { readonly rd: Ready; readonly written: void | Promise<void> } {
+  const rd = beginReady(raw, handler);
+  assert(rd.snapshot === null, 'a Ready with a snapshot is carried out whole, not overlapped');
+  const written = handler.persist(rd);
+  handler.apply(rd);
+  raw.accept();
+  return { rd, written };
+}
+
+/** The second half: `rd`'s write and every earlier one are durable. */
+export function finishOverlappedReady(raw: RawNode, rd: Ready, handler: ReadyHandler): void {
+  if (handler.proceed?.() === false) return;
+  handler.send(rd.messagesAfterPersist);
   raw.advance();
 }
 

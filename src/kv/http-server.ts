@@ -29,6 +29,7 @@ import {
   type RaftNode,
   TimeoutError,
 } from '../node/index.js';
+import { API_HEADER, API_VERSION } from './api.js';
 import { encodeKvCommand, type KvCommand, type KvResult } from './commands.js';
 import { BadRequestError } from './errors.js';
 import type { KvStore } from './kv-store.js';
@@ -74,6 +75,9 @@ interface Reply {
   readonly status: number;
   readonly body: unknown;
   readonly headers?: Readonly<Record<string, string>>;
+  /** A write's: when it was proposed and when its proposal settled (for the stage metrics). */
+  readonly proposedAt?: number;
+  readonly settledAt?: number;
 }
 
 /** Thrown inside a handler to answer with `status` (after it was logged or counted). */
@@ -90,12 +94,8 @@ class HttpError extends Error {
 
 const RETRY = { 'retry-after': '1' };
 
-/**
- * Sent with every answer: it tells a raftkit answer from another server's (a proxy's error
- * page, a web server at the wrong port), which the client refuses as a failed endpoint.
- */
-export const API_HEADER = 'raftkit-api';
-export const API_VERSION = '1';
+/** Re-exported where they always were (see `api.ts`). */
+export { API_HEADER, API_VERSION };
 
 /** The client went away before its request was read whole: nothing to answer, nothing done. */
 class ClientAbortedError extends Error {}
@@ -193,6 +193,11 @@ export class KvHttpServer {
       this.#options.metrics?.request(op, reply?.status ?? 'aborted', seconds);
     }
     if (reply !== null) send(res, reply);
+    if (reply?.settledAt !== undefined && reply.proposedAt !== undefined) {
+      const metrics = this.#options.metrics;
+      metrics?.writeStage('parse', (reply.proposedAt - started) / 1000);
+      metrics?.writeStage('answer', (performance.now() - reply.settledAt) / 1000);
+    }
   }
 
   async #dispatch(route: Route, req: http.IncomingMessage): Promise<Reply> {
@@ -298,7 +303,9 @@ export class KvHttpServer {
   }
 
   async #write(command: KvCommand): Promise<Reply> {
+    const proposedAt = performance.now();
     const result = await this.#propose(command);
+    const settledAt = performance.now();
     if ('rejected' in result) {
       const message =
         result.rejected === 'session-expired'
@@ -306,7 +313,7 @@ export class KvHttpServer {
           : 'request number below the acknowledged one: it was not applied';
       return { status: 409, body: { error: message, code: result.rejected } };
     }
-    return { status: 200, body: result };
+    return { status: 200, body: result, proposedAt, settledAt };
   }
 
   async #propose(command: KvCommand): Promise<KvResult> {

@@ -30,7 +30,12 @@ export interface KvNode {
 export async function startKvNode(options: KvNodeOptions): Promise<KvNode> {
   const metrics = new KvMetrics();
   const store = new KvStore(options.sessions);
-  const node = await startNode({ ...options, stateMachine: store, onFlush: metrics.flush });
+  const node = await startNode({
+    ...options,
+    stateMachine: store,
+    onFlush: metrics.flush,
+    onWriteStage: metrics.writeStage,
+  });
   metrics.bind(node);
   let server: KvHttpServer | null = null;
   if (options.http !== undefined) {

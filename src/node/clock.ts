@@ -14,4 +14,10 @@ export interface Clock {
   now(): number;
   /** Calls `fn` once, `ms` milliseconds from now. */
   setTimer(ms: number, fn: () => void): Timer;
+  /**
+   * Calls `fn` once the callbacks already due in this turn have run (the system clock: after
+   * this turn's network and disk callbacks), so that the node takes one Ready for all the
+   * requests and messages that arrived together rather than one each. Default: a microtask.
+   */
+  defer?(fn: () => void): void;
 }

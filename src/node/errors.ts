@@ -2,7 +2,7 @@
  * @module
  * Errors the node layer raises on top of the core's.
  */
-import { RaftError } from '../core/index.js';
+import { RaftError } from '../core/errors.js';
 
 /** The node was stopped (by `stop()`, or because its storage failed) before this finished. */
 export class NodeStoppedError extends RaftError {

@@ -44,3 +44,4 @@ export {
 export { type StartNodeOptions, startNode } from './start-node.js';
 export type { StateMachine } from './state-machine.js';
 export { systemClock, systemRandom } from './system-clock.js';
+export { WRITE_STAGES, type WriteStage, type WriteStageObserver } from './write-stages.js';

@@ -8,6 +8,7 @@
  * LAN round trip is under a millisecond, and failover is what users wait for: a new leader in
  * 1–2 s rather than up to 4.5 s, at the cost of ten small heartbeats a second per follower.
  */
+
 import { InvalidConfigError, type NodeId, type RaftOptions, type Random } from '../core/index.js';
 import type { DurableStorage } from '../storage/index.js';
 import { MAX_ID_BYTES, MESSAGE_OVERHEAD_BYTES, type Transport } from '../transport/index.js';
@@ -16,6 +17,7 @@ import { COMMAND_ENVELOPE_BYTES } from './command.js';
 import type { TransferOptions } from './snapshot-transfer.js';
 import type { SnapshotPolicy } from './snapshots.js';
 import type { StateMachine } from './state-machine.js';
+import type { WriteStageObserver } from './write-stages.js';
 
 /** pino-compatible. */
 export interface NodeLogger {
@@ -89,6 +91,8 @@ export interface RaftNodeOptions<S extends StateMachine> extends Timing, Snapsho
   readonly onFollower?: (leader: NodeId | null, term: number) => void;
   /** How snapshots stream to followers: piece size, window, resend and give-up times. */
   readonly snapshotTransfer?: TransferOptions;
+  /** Told where the time of each of the leader's own writes went (see `write-stages.ts`). */
+  readonly onWriteStage?: WriteStageObserver;
 }
 
 export interface ResolvedTiming {

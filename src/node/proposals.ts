@@ -46,6 +46,8 @@ export interface ProposalsContext {
   schedule(): void;
   notLeader(): NotLeaderError;
   addressOf(id: NodeId | null): string | null;
+  /** Told of the index of each entry this leader appends for a proposal. */
+  proposed?(index: number): void;
   /** Stops the node if `e` is an assertion, and returns it; undefined otherwise. */
   brokenInvariant(e: unknown): AssertionError | undefined;
 }
@@ -90,6 +92,7 @@ export class Proposals {
       const position = append();
       index = position.lastIndex;
       this.#byIndex.set(index, { term: position.term, waiter });
+      this.#ctx.proposed?.(index);
       this.#ctx.schedule();
     } catch (e) {
       waiter.reject(this.#ctx.brokenInvariant(e) ?? (e as Error));

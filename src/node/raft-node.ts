@@ -2,10 +2,11 @@
  * @module
  * `RaftNode`: one member of a cluster, running. It drives the core with an injected clock,
  * storage and transport, carrying out each Ready in the order that keeps data safe
- * (`carryOutReady` in `core/ready-order.ts`; docs/architecture.md tells the whole path).
+ * (`core/ready-order.ts`; docs/architecture.md tells the whole path).
  *
- * One Ready is carried out at a time; whatever arrives meanwhile is stepped into the core and
- * goes out with the next, so one fsync serves every proposal made during the previous one.
+ * Readies overlap: the next is taken while the previous one's write is under way (see
+ * `#drain`), and each finishes in order once durable; the storage gathers the writes that
+ * queue behind a running fsync into one group commit.
  *
  * The node is split by concern: `Leadership` (who leads, and waiting for a leader),
  * `Proposals` (the leader's own and forwarded ones, until their entry applies), `Reads`
@@ -15,8 +16,10 @@
 import { EventEmitter } from 'node:events';
 import {
   AssertionError,
+  beginOverlappedReady,
   carryOutReady,
   type Entry,
+  finishOverlappedReady,
   type MemberChange,
   type MembershipSpec,
   membershipSpec,
@@ -57,6 +60,10 @@ import { restoreFrom, Snapshots } from './snapshots.js';
 import type { StateMachine } from './state-machine.js';
 import { systemClock, systemRandom } from './system-clock.js';
 import { Waiters } from './waiter.js';
+import { WriteStages } from './write-stages.js';
+
+/** Readies whose writes may be under way at once (a bound on memory, not a tuning knob). */
+const MAX_READIES_IN_FLIGHT = 256;
 
 export interface NodeEvents {
   /** This node's role changed. */
@@ -126,12 +133,21 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   readonly #snapshots: Snapshots;
   readonly #transfers: SnapshotTransfers;
   readonly #members: Members;
+  /** Followed only when `onWriteStage` is given. */
+  readonly #stages: WriteStages | null;
   #state: 'new' | 'running' | 'stopped' = 'new';
   #stopping: Promise<void> | null = null;
   #failure: Error | null = null;
   #tickTimer: Timer | null = null;
   #scheduled = false;
-  #loop: Promise<void> | null = null;
+  /**
+   * The Readies taken and not yet finished, as a chain: each finishes (messages after persist,
+   * apply, advance) once its write and every earlier one's are done. Rejects with the first
+   * failed write, after which nothing more finishes.
+   */
+  #pipeline: Promise<void> = Promise.resolve();
+  /** A Ready with a snapshot is under way: no other is taken until it is finished. */
+  #installing = false;
   /** Index and term of the last entry applied; a higher term supersedes older proposals. */
   #applied = 0;
   #appliedTerm = 0;
@@ -172,11 +188,15 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       heartbeatTicks: timing.heartbeatTicks,
       // Several entries travel in one message only while they fit the transport.
       maxAppendBytes: Math.min(options.raft?.maxAppendBytes ?? 1024 * 1024, budget),
+      // The loop overlaps writes (see `#drain`).
+      asyncStorageWrites: true,
     });
     const status = this.#raw.status();
     this.#applied = status.appliedIndex;
     this.#appliedTerm = snapshot?.term ?? 0;
     this.#waiters = new Waiters(() => this.#clock.now());
+    this.#stages =
+      options.onWriteStage === undefined ? null : new WriteStages(options.onWriteStage);
     this.#leadership = new Leadership(this.#waiters, () => this.#clock.now(), status.term);
     const parts = {
       raw: this.#raw,
@@ -194,6 +214,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       leadership: this.#leadership,
       stamp: () => this.#stamp(),
       addressOf: (id) => this.#addressOf(id),
+      proposed: (index) => this.#stages?.proposed(index),
     });
     this.#reads = new Reads({ ...parts, checkRunning: () => this.#checkRunning() });
     this.#identity = new ClusterIdentity({
@@ -552,7 +573,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     this.#stopping = (async () => {
       this.#waiters.rejectAll(new NodeStoppedError(reason));
       this.#transfers.close();
-      await this.#loop;
+      await this.#pipeline.catch(() => {});
       await this.#snapshots.taking;
       await this.#transport.close().catch((e: unknown) => {
         this.#logger.warn({ err: e }, 'closing the transport failed');
@@ -600,18 +621,10 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   #schedule(): void {
     if (this.#scheduled || this.#state !== 'running') return;
     this.#scheduled = true;
-    queueMicrotask(() => {
+    const defer = this.#clock.defer ?? queueMicrotask;
+    defer(() => {
       this.#scheduled = false;
-      if (this.#loop !== null || this.#state !== 'running') return;
-      this.#loop = this.#drain()
-        .catch((e: unknown) => {
-          // A failed write, or a broken invariant (a bug, here or in the core): stop.
-          void this.#stop(e instanceof Error ? e : new Error(String(e)));
-        })
-        .finally(() => {
-          this.#loop = null;
-          if (this.#state === 'running' && this.#raw.hasReady()) this.#schedule();
-        });
+      this.#guard(() => this.#drain());
     });
   }
 
@@ -628,16 +641,68 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     persist: (rd: Ready) => this.#persist(rd),
     proceed: () => this.#state === 'running',
     apply: (rd: Ready) => {
+      const last = rd.committedEntries.at(-1);
+      if (this.#stages !== null && last !== undefined) this.#stages.committed(last.index);
       this.#apply(rd.committedEntries);
+      if (this.#stages !== null && last !== undefined) this.#stages.applied(last.index);
       this.#reads.answered(rd.readStates, rd.droppedReads, this.#applied, this.#leadership.term);
     },
   };
 
-  async #drain(): Promise<void> {
-    while (this.#state === 'running' && this.#raw.hasReady()) {
-      await carryOutReady(this.#raw, this.#readyHandler);
+  /**
+   * Takes every Ready there is, without waiting for the disk (thesis §10.2.1; etcd's
+   * asynchronous storage writes): each one's messages leave and its write begins at once, so
+   * that while one fsync runs the leader keeps accepting, replicating and committing, and the
+   * storage gathers the writes that queue behind it into its next group commit. Each Ready
+   * finishes in the order taken, once its write and the earlier ones are durable (the storage
+   * completes them in order). A snapshot to install waits for the Readies before it, and the
+   * next Ready waits for it.
+   */
+  #drain(): void {
+    const raw = this.#raw;
+    while (
+      this.#state === 'running' &&
+      !this.#installing &&
+      raw.inFlight < MAX_READIES_IN_FLIGHT &&
+      raw.hasReady()
+    ) {
+      if (raw.hasPendingSnapshot()) {
+        // It replaces the log and the state: the Readies before it finish first, and no
+        // other is taken until it is done.
+        this.#installing = true;
+        this.#chain(
+          this.#pipeline
+            .then(() => carryOutReady(raw, this.#readyHandler))
+            .then(() => {
+              this.#installing = false;
+              this.#members.sync();
+              this.#schedule();
+            }),
+        );
+        return;
+      }
+      const { rd, written } = beginOverlappedReady(raw, this.#readyHandler);
+      const before = this.#pipeline;
+      const durable = written === undefined ? before : Promise.all([before, written]);
+      this.#chain(durable.then(() => this.#finish(rd)));
       this.#members.sync();
     }
+  }
+
+  #chain(link: Promise<void>): void {
+    this.#pipeline = link;
+    link.catch((e: unknown) => {
+      // A failed write, or a broken invariant (a bug, here or in the core): stop.
+      void this.#stop(e instanceof Error ? e : new Error(String(e)));
+    });
+  }
+
+  /** Steps 4 and 6 of a Ready whose write (and every earlier one's) is durable. */
+  #finish(rd: Ready): void {
+    if (this.#state !== 'running') return;
+    finishOverlappedReady(this.#raw, rd, this.#readyHandler);
+    this.#members.sync();
+    this.#schedule();
   }
 
   #persist(rd: Ready): Promise<void> | undefined {
@@ -654,7 +719,16 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       return undefined;
     }
     if (rd.entries.length === 0 && rd.hardState === null) return undefined;
-    return this.#storage.save({ entries: rd.entries, hardState: rd.hardState, sync: rd.mustSync });
+    const saved = this.#storage.save({
+      entries: rd.entries,
+      hardState: rd.hardState,
+      sync: rd.mustSync,
+    });
+    const stages = this.#stages;
+    const last = rd.entries.at(-1);
+    if (stages === null || last === undefined || this.#leadership.role !== 'leader') return saved;
+    stages.sent(last.index);
+    return saved.then(() => stages.synced(last.index));
   }
 
   /**
@@ -700,6 +774,9 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
         if (m.type === 'vote') this.#members.onStranger(m.from, true);
         const error = this.#raw.step(m);
         if (error !== undefined) this.#noteRejected(m.from, error.message);
+        else if (this.#stages !== null && m.type === 'append-response') {
+          this.#stages.committed(this.#raw.commitIndex);
+        }
       }
       this.#schedule();
     });
@@ -710,7 +787,10 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     if (roleChanged) {
       this.#leaderClock =
         soft.role === 'leader' ? new LeaderClock(this.#logClock.time, this.#clock.now()) : null;
-      if (soft.role !== 'leader') this.#transfers.stopSending();
+      if (soft.role !== 'leader') {
+        this.#transfers.stopSending();
+        this.#stages?.clear();
+      }
       this.#emit('role', soft.role, soft.term);
       if (soft.role === 'leader') this.#callback(() => this.#options.onLeader?.(soft.term));
       if (soft.role === 'follower') {

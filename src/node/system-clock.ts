@@ -13,6 +13,7 @@ export const systemClock: Clock = {
     const handle = setTimeout(fn, ms);
     return { cancel: () => clearTimeout(handle) };
   },
+  defer: (fn) => void setImmediate(fn),
 };
 
 /** A generator seeded from the system: election timeouts differ between nodes and runs. */

@@ -109,6 +109,7 @@ describe('raft log', () => {
     assert.equal(log.term(3), 2);
     assert.equal(log.term(4), undefined);
     assert.equal(log.persistedIndex(), 2);
+    log.unstable.handedOut(3, 2);
     storage.append([entry(3, 2)]);
     log.stableTo(3, 2);
     assert.equal(log.persistedIndex(), 3);

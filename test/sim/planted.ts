@@ -168,6 +168,26 @@ export const plantedBugs: readonly PlantedBug[] = [
     find: 'if (this.log.matchTerm(s.index, s.term)) {',
     replace: 'if (s.index <= this.log.lastIndex()) {',
   },
+  {
+    name: 'ack-before-write',
+    description:
+      'with writes overlapped, a follower acknowledges entries (and a voter its vote) as their write begins, not once it is durable',
+    file: 'core/ready-order.ts',
+    find: `  const written = handler.persist(rd);
+  handler.apply(rd);`,
+    replace: `  const written = handler.persist(rd);
+  handler.send(rd.messagesAfterPersist);
+  handler.apply(rd);`,
+  },
+  {
+    name: 'leader-counts-write-begun',
+    description:
+      'with writes overlapped, the leader counts its own entries toward a quorum once their write begins, not once it is durable',
+    file: 'core/raw-node.ts',
+    find: 'if (lastEntry !== undefined) log.unstable.handedOut(lastEntry.index, lastEntry.term);',
+    replace: `if (lastEntry !== undefined) log.unstable.handedOut(lastEntry.index, lastEntry.term);
+    if (lastEntry !== undefined) this.#raft.persisted(lastEntry.index, lastEntry.term);`,
+  },
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
