@@ -5,7 +5,7 @@
  * against a default local cluster.
  */
 import { Command, Option } from 'commander';
-import { RaftkitClient } from '../kv/index.js';
+import { RaftkitClient } from '../kv/client.js';
 import { defaultEndpoints } from './cluster-command.js';
 import type { Output } from './main.js';
 import { hostPort, positiveInteger } from './parse.js';

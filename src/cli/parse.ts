@@ -3,7 +3,7 @@
  * Flag values checked as commander parses them, so a wrong one is a one-line error.
  */
 import { InvalidArgumentError } from 'commander';
-import { parseAddress } from '../node/index.js';
+import { parseAddress } from '../transport/address.js';
 
 export function positiveInteger(value: string): number {
   const n = Number(value);

@@ -15,15 +15,17 @@
  * waits, so one silent endpoint cannot use up a call's deadline.
  */
 import http from 'node:http';
+// Imported file by file, not through the layers' indexes: a client (and `raftkit get`) loads
+// no storage, transport, logger or metrics code.
 import {
   MembershipChangeError,
   type MembershipRefusal,
   membershipRefusals,
-} from '../core/index.js';
+} from '../core/errors.js';
+import { TimeoutError } from '../node/errors.js';
 import type { MemberInfo, NodeStatus } from '../node/index.js';
-import { TimeoutError } from '../node/index.js';
+import { API_HEADER } from './api.js';
 import { BadRequestError, ServerError, SessionExpiredError, UnavailableError } from './errors.js';
-import { API_HEADER } from './http-server.js';
 
 export interface RaftkitClientOptions {
   /** Nodes' HTTP addresses: `http://host:port` or `host:port`. */

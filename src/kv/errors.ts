@@ -3,7 +3,7 @@
  * Errors of the key-value server and its client. Each carries what a caller needs to decide
  * what to do next: whether the request may be retried, and whether a write may have happened.
  */
-import { RaftError } from '../core/index.js';
+import { RaftError } from '../core/errors.js';
 
 /** The request itself is wrong (a malformed key, body or parameter, or one too large). */
 export class BadRequestError extends RaftError {

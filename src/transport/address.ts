@@ -2,7 +2,7 @@
  * @module
  * `host:port` addresses, IPv6 in brackets (`[::1]:8000`), checked once at configuration.
  */
-import { InvalidConfigError } from '../core/index.js';
+import { InvalidConfigError } from '../core/errors.js';
 import { MAX_ID_BYTES } from './wire.js';
 
 export interface HostPort {
