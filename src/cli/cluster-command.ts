@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { Output } from './main.js';
 import { nonNegativeInteger, port, positiveInteger } from './parse.js';
 
@@ -30,6 +30,7 @@ interface ClusterFlags {
   snapshotEntries?: number;
   snapshotBytes?: number;
   snapshotKeepEntries?: number;
+  readMode?: string;
 }
 
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/raftkit.js');
@@ -57,6 +58,7 @@ export function clusterCommand(output: Output): Command {
     .option('--snapshot-entries <n>', 'passed to every node', positiveInteger)
     .option('--snapshot-bytes <n>', 'passed to every node', positiveInteger)
     .option('--snapshot-keep-entries <n>', 'passed to every node', nonNegativeInteger)
+    .addOption(new Option('--read-mode <mode>', 'passed to every node').choices(['index', 'lease']))
     .action((flags: ClusterFlags) => runCluster(flags, output));
 }
 
@@ -83,6 +85,7 @@ async function runCluster(flags: ClusterFlags, output: Output): Promise<void> {
         ...pass('--snapshot-entries', flags.snapshotEntries),
         ...pass('--snapshot-bytes', flags.snapshotBytes),
         ...pass('--snapshot-keep-entries', flags.snapshotKeepEntries),
+        ...pass('--read-mode', flags.readMode),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

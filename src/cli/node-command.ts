@@ -47,6 +47,7 @@ export interface NodeFlags {
   snapshotEntries: number;
   snapshotBytes: number;
   snapshotKeepEntries: number;
+  readMode: 'index' | 'lease';
 }
 
 /** How long a removed node keeps serving what is in flight before it stops. */
@@ -70,6 +71,14 @@ export function nodeCommand(output: Output): Command {
     .requiredOption('--data <dir>', 'data directory (created if absent)')
     .option('--id <id>', 'node id (default: the listen address)')
     .option('--http <host:port>', 'serve the HTTP API here', hostPort)
+    .addOption(
+      new Option(
+        '--read-mode <mode>',
+        'linearizable reads: index (a quorum round per batch) or lease (none while the lease holds; see the README for its clock bound)',
+      )
+        .choices(['index', 'lease'])
+        .default('index'),
+    )
     .addOption(
       new Option('--transport <kind>', 'raft transport').choices(['tcp', 'udp']).default('tcp'),
     )
@@ -156,6 +165,7 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
     snapshotEntries: flags.snapshotEntries,
     snapshotBytes: flags.snapshotBytes,
     snapshotKeepEntries: flags.snapshotKeepEntries,
+    readMode: flags.readMode,
     logger,
     server: { requestTimeoutMs: flags.requestTimeoutMs },
     ...(flags.http === undefined ? {} : { http: flags.http }),

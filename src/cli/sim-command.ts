@@ -170,7 +170,8 @@ function summary(r: SimResult, wallMs: number): string {
     memberChanges + memberRefusals > 0
       ? `${memberChanges} member changes (${memberRefusals} refused or lost), `
       : '';
-  return `seed ${r.seed} (${r.nodes} nodes): ${status}  ${ops} ops, ${r.workload.unknown ?? 0} unknown, ${faults} faults, ${r.leadersElected} leaders, ${snaps}${members}${r.events} events, ${(wallMs / 1000).toFixed(1)} s`;
+  const lease = r.cluster.leaseReads > 0 ? `${r.cluster.leaseReads} lease reads, ` : '';
+  return `seed ${r.seed} (${r.nodes} nodes): ${status}  ${ops} ops, ${r.workload.unknown ?? 0} unknown, ${faults} faults, ${r.leadersElected} leaders, ${snaps}${members}${lease}${r.events} events, ${(wallMs / 1000).toFixed(1)} s`;
 }
 
 function failureReport(r: SimResult): string {

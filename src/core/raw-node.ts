@@ -133,6 +133,16 @@ export class RawNode {
     return this.#raft.term;
   }
 
+  /** The role as the core knows it now (a Ready's soft state may not have told it yet). */
+  get role(): Role {
+    return this.#raft.role;
+  }
+
+  /** Whether this leader is handing leadership over (its transferee may campaign at once). */
+  get transferring(): boolean {
+    return this.#raft.transferee !== null;
+  }
+
   /** Advances logical time by one tick: election timeouts, heartbeats, quorum checks. */
   tick(): void {
     this.#raft.tick();

@@ -117,6 +117,20 @@ export class KvMetrics {
         },
       });
     };
+    new Counter({
+      name: 'raftkit_linearizable_reads_total',
+      help: 'Linearizable reads asked of this node: served under the lease, or by a round',
+      labelNames: ['mode'],
+      registers,
+      collect() {
+        const n = node();
+        if (n === null) return;
+        const counts = n.readCounts();
+        this.reset();
+        this.inc({ mode: 'lease' }, counts.lease);
+        this.inc({ mode: 'round' }, counts.round);
+      },
+    });
     wire('raftkit_messages_sent_total', 'Messages sent, by type', 'type', (s) => s.sentByType);
     wire(
       'raftkit_messages_received_total',

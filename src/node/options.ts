@@ -91,9 +91,18 @@ export interface RaftNodeOptions<S extends StateMachine> extends Timing, Snapsho
   readonly onFollower?: (leader: NodeId | null, term: number) => void;
   /** How snapshots stream to followers: piece size, window, resend and give-up times. */
   readonly snapshotTransfer?: TransferOptions;
+  /**
+   * How a leader serves linearizable reads: `index` (default) confirms its leadership with a
+   * round of heartbeats per batch of reads (ReadIndex, thesis §6.4); `lease` serves them at
+   * once while a lease holds, renewed by those rounds (thesis §6.4.1, see `reads.ts` for the
+   * bound on clock drift it assumes). Needs `raft.checkQuorum` (on by default).
+   */
+  readonly readMode?: ReadMode;
   /** Told where the time of each of the leader's own writes went (see `write-stages.ts`). */
   readonly onWriteStage?: WriteStageObserver;
 }
+
+export type ReadMode = 'index' | 'lease';
 
 export interface ResolvedTiming {
   readonly tickMs: number;
@@ -142,6 +151,14 @@ export function checkNodeOptions<S extends StateMachine>(o: RaftNodeOptions<S>):
   }
   if (new Set(o.members).size !== o.members.length) {
     throw new InvalidConfigError(`members lists an id twice: ${o.members.join(', ')}`);
+  }
+  if (o.readMode !== undefined && o.readMode !== 'index' && o.readMode !== 'lease') {
+    throw new InvalidConfigError(`readMode must be 'index' or 'lease', got ${String(o.readMode)}`);
+  }
+  if (o.readMode === 'lease' && o.raft?.checkQuorum === false) {
+    throw new InvalidConfigError(
+      "readMode 'lease' needs checkQuorum: without it followers do not keep the lease",
+    );
   }
   if (o.transport.id !== o.id) {
     throw new InvalidConfigError(`the transport is ${o.transport.id}'s, not ${o.id}'s`);

@@ -54,7 +54,7 @@ import {
   silentLogger,
 } from './options.js';
 import { type Outcome, Proposals } from './proposals.js';
-import { Reads } from './reads.js';
+import { leaseDurationMs, Reads } from './reads.js';
 import { SnapshotTransfers } from './snapshot-transfer.js';
 import { restoreFrom, Snapshots } from './snapshots.js';
 import type { StateMachine } from './state-machine.js';
@@ -216,7 +216,14 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       addressOf: (id) => this.#addressOf(id),
       proposed: (index) => this.#stages?.proposed(index),
     });
-    this.#reads = new Reads({ ...parts, checkRunning: () => this.#checkRunning() });
+    this.#reads = new Reads({
+      ...parts,
+      checkRunning: () => this.#checkRunning(),
+      leaseMs:
+        options.readMode === 'lease' ? leaseDurationMs(timing.electionTicks, timing.tickMs) : null,
+      now: () => this.#clock.now(),
+      applied: () => this.#applied,
+    });
     this.#identity = new ClusterIdentity({
       raw: this.#raw,
       random,
@@ -495,6 +502,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
 
   transportStats(): TransportStats {
     return this.#transport.stats();
+  }
+
+  /** Linearizable reads asked of this node so far: served under a lease, or by a round. */
+  readCounts(): { readonly lease: number; readonly round: number } {
+    return { lease: this.#reads.leaseReads, round: this.#reads.roundReads };
   }
 
   // -------------------------------------------------------------------------------------------

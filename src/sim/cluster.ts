@@ -88,6 +88,8 @@ export interface ClusterStats {
   memberRefusals: number;
   /** Changes that went through a joint configuration (and left it). */
   jointChanges: number;
+  /** Linearizable reads served under a leader's lease (with `readMode: 'lease'`), in lives ended. */
+  leaseReads: number;
 }
 
 /** An answer to a client, or null when none came back in time. */
@@ -114,6 +116,7 @@ export class SimCluster<S extends StateMachine> {
     memberChanges: 0,
     memberRefusals: 0,
     jointChanges: 0,
+    leaseReads: 0,
   };
   /** A node that stopped by itself (a bug under it, or in it). */
   failure: Error | null = null;
@@ -285,6 +288,7 @@ export class SimCluster<S extends StateMachine> {
         electionMs: this.#o.tuning.electionMs,
         raft: this.#o.tuning.raft,
         ...snapshotOptions(this.#o.tuning),
+        ...(this.#o.tuning.readMode === undefined ? {} : { readMode: this.#o.tuning.readMode }),
       });
       node.on('role', (role, term) => {
         if (role === 'leader' && !life.crashed && this.onNextLeader !== null) {
@@ -326,12 +330,20 @@ export class SimCluster<S extends StateMachine> {
    */
   onNextLeader: ((i: number) => void) | null = null;
 
+  /** Reads served under a lease so far: by the lives that ended and the running ones. */
+  leaseReadsServed(): number {
+    let n = this.stats.leaseReads;
+    for (const slot of this.#slots) n += slot.life?.node?.readCounts().lease ?? 0;
+    return n;
+  }
+
   /** Power loss on node `i`: its life ends now, and its disk keeps only what was synced. */
   crash(i: number, downMs: number): boolean {
     const slot = this.#slots[i];
     const life = slot?.life;
     if (slot === undefined || life == null) return false;
     life.crashed = true;
+    this.stats.leaseReads += life.node?.readCounts().lease ?? 0;
     this.#o.scheduler.kill(life.actor);
     void life.transport.close();
     slot.life = null;

@@ -218,7 +218,7 @@ export async function simulate<S extends StateMachine = StateMachine>(
     recoveryMs,
     leadersElected: invariants.leadersElected,
     network: { ...network.stats },
-    cluster: { ...cluster.stats },
+    cluster: { ...cluster.stats, leaseReads: cluster.leaseReadsServed() },
     workload: workload.stats(),
     verdict,
     replay: replayCommand(options, drawn.length),

@@ -17,6 +17,8 @@ export interface SimTuning {
   readonly snapshots?: SimSnapshots;
   /** Membership churn: spare nodes, and changes of members during the run; none: fixed members. */
   readonly members?: SimMembers;
+  /** Lease reads (`readMode: 'lease'`); absent: ReadIndex. */
+  readonly readMode?: 'lease';
 }
 
 export interface SimMembers {
@@ -52,12 +54,15 @@ export function drawTuning(random: SimRandom): SimTuning {
   const electionMs = fast ? heartbeatMs * random.between(3, 10) : defaultTuning.electionMs;
   const snapshots = drawSnapshots(random.fork('snapshots'));
   const members = drawMembers(random.fork('members'));
+  // Half the runs with check-quorum serve reads under a lease, drawn from a stream of its own.
+  const lease = raft.checkQuorum === true && random.fork('reads').chance(0.5);
   return {
     heartbeatMs,
     electionMs,
     raft: raft as SimTuning['raft'],
     ...(snapshots === null ? {} : { snapshots }),
     ...(members === null ? {} : { members }),
+    ...(lease ? { readMode: 'lease' as const } : {}),
   };
 }
 
@@ -92,6 +97,7 @@ export function describeTuning(t: SimTuning): string {
   }
   if (!t.raft.preVote) parts.push('no pre-vote');
   if (!t.raft.checkQuorum) parts.push('no check-quorum');
+  if (t.readMode === 'lease') parts.push('lease reads');
   if (t.raft.maxAppendBytes !== undefined) parts.push(`messages of ${t.raft.maxAppendBytes} B`);
   if (t.raft.maxInflightMessages !== undefined) {
     parts.push(`${t.raft.maxInflightMessages} in flight`);

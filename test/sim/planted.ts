@@ -188,6 +188,14 @@ export const plantedBugs: readonly PlantedBug[] = [
     replace: `if (lastEntry !== undefined) log.unstable.handedOut(lastEntry.index, lastEntry.term);
     if (lastEntry !== undefined) this.#raft.persisted(lastEntry.index, lastEntry.term);`,
   },
+  {
+    name: 'lease-too-long',
+    description:
+      "a leader's read lease outlasts the followers' promise not to elect another (three election timeouts)",
+    file: 'node/reads.ts',
+    find: 'return Math.max(0, (electionTicks - 2) * tickMs * (1 - MAX_CLOCK_DRIFT));',
+    replace: 'return Math.max(0, 3 * electionTicks * tickMs);',
+  },
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
