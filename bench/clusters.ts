@@ -16,7 +16,7 @@ const KEYS_PER_WORKER = 100;
 
 /** A system under test: how to put and get at its leader, and the pids of its members. */
 export interface System {
-  readonly name: 'etcd' | 'raftkit';
+  readonly name: string;
   put(worker: number, n: number): Promise<unknown>;
   get(worker: number, n: number): Promise<unknown>;
   pids(): number[];
@@ -159,6 +159,7 @@ export async function startRaftkit(
   children: ChildProcess[],
   extraArgs: readonly string[] = [],
   bin = resolve('bin/raftkit.js'),
+  name = 'raftkit',
 ): Promise<System & { readonly leader: URL }> {
   const base = await consecutivePorts(3);
   const httpBase = await consecutivePorts(3);
@@ -206,7 +207,7 @@ export async function startRaftkit(
   const putBody = JSON.stringify({ value: VALUE });
   await httpCall(agent, leader, 'PUT', '/v1/kv/warm-up', putBody, [200]);
   return {
-    name: 'raftkit',
+    name,
     leader,
     put: (w, n) =>
       httpCall(agent, leader, 'PUT', `/v1/kv/key-${w}-${n % KEYS_PER_WORKER}`, putBody, [200]),

@@ -173,11 +173,19 @@ try {
   );
   const etcd = await startEtcd(dir, children);
   const raftkit = await startRaftkit(dir, children);
-  const systems = [etcd, raftkit];
+  // Reads again with `--read-mode lease` (writes are the same in both modes).
+  const lease = await startRaftkit(
+    join(dir, 'lease'),
+    children,
+    ['--read-mode', 'lease'],
+    undefined,
+    'lease',
+  );
   const memory = new Map<string, number[]>();
-  const results: Record<string, Record<string, Round[]>> = { etcd: {}, raftkit: {} };
+  const results: Record<string, Record<string, Round[]>> = { etcd: {}, raftkit: {}, lease: {} };
   for (const level of LEVELS) {
     const key = `${level.op}@${level.concurrency}`;
+    const systems = level.op === 'put' ? [etcd, raftkit] : [etcd, raftkit, lease];
     for (let i = 0; i < ROUNDS; i++) {
       for (const system of systems) {
         const sampler =
@@ -205,12 +213,14 @@ try {
     const key = `${level.op}@${level.concurrency}`;
     const e = summarise(results.etcd?.[key] ?? []);
     const k = summarise(results.raftkit?.[key] ?? []);
+    const l = level.op === 'get' ? summarise(results.lease?.[key] ?? []) : null;
     return {
       op: level.op,
       concurrency: level.concurrency,
       etcd: e,
       raftkit: k,
       ratio: k.perSecond / e.perSecond,
+      ...(l === null ? {} : { lease: l, leaseRatio: l.perSecond / e.perSecond }),
     };
   });
   const fmt = (n: number) => n.toLocaleString('en-US');
@@ -222,6 +232,11 @@ try {
     console.log(
       `| ${r.op === 'put' ? 'put' : 'linearizable get'} | ${r.concurrency} | ${fmt(r.etcd.perSecond)} | ${r.etcd.p50Ms.toFixed(2)} / ${r.etcd.p99Ms.toFixed(1)} | ${fmt(r.raftkit.perSecond)} | ${r.raftkit.p50Ms.toFixed(2)} / ${r.raftkit.p99Ms.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.etcd.cpuMsPerOp.toFixed(3)} / ${r.raftkit.cpuMsPerOp.toFixed(3)} |`,
     );
+    if (r.lease !== undefined) {
+      console.log(
+        `| linearizable get, raftkit --read-mode lease | ${r.concurrency} | ${fmt(r.etcd.perSecond)} | ${r.etcd.p50Ms.toFixed(2)} / ${r.etcd.p99Ms.toFixed(1)} | ${fmt(r.lease.perSecond)} | ${r.lease.p50Ms.toFixed(2)} / ${r.lease.p99Ms.toFixed(1)} | ${(r.leaseRatio as number).toFixed(2)} | ${r.etcd.cpuMsPerOp.toFixed(3)} / ${r.lease.cpuMsPerOp.toFixed(3)} |`,
+      );
+    }
   }
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
   const etcdMem = memory.get('etcd') ?? [];

@@ -287,7 +287,11 @@ export class RawNode {
     this.#inFlight.push(rd);
     const log = this.#raft.log;
     if (rd.hardState !== null) this.#prevHardState = rd.hardState;
-    if (rd.snapshot !== null) log.unstable.snapshotInProgress = true;
+    // Only if no newer snapshot replaced it since the Ready was taken (a driver that steps
+    // messages before it accepts): that one is still to be handed out.
+    if (rd.snapshot !== null && log.unstable.snapshot === rd.snapshot) {
+      log.unstable.snapshotInProgress = true;
+    }
     const lastEntry = rd.entries.at(-1);
     if (lastEntry !== undefined) log.unstable.handedOut(lastEntry.index, lastEntry.term);
     const lastCommitted = rd.committedEntries.at(-1);

@@ -20,6 +20,7 @@ import {
   carryOutReady,
   type Entry,
   finishOverlappedReady,
+  type HardState,
   type MemberChange,
   type MembershipSpec,
   membershipSpec,
@@ -148,6 +149,8 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   #pipeline: Promise<void> = Promise.resolve();
   /** A Ready with a snapshot is under way: no other is taken until it is finished. */
   #installing = false;
+  /** A hard state whose only news is the commit index, not yet written (see `#persist`). */
+  #deferredCommit: HardState | null = null;
   /** Index and term of the last entry applied; a higher term supersedes older proposals. */
   #applied = 0;
   #appliedTerm = 0;
@@ -586,6 +589,13 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       this.#waiters.rejectAll(new NodeStoppedError(reason));
       this.#transfers.close();
       await this.#pipeline.catch(() => {});
+      // A clean stop leaves the commit index recorded (a failed disk takes nothing more).
+      if (reason === null && this.#deferredCommit !== null) {
+        await this.#storage
+          .save({ entries: [], hardState: this.#deferredCommit, sync: false })
+          .catch(() => {});
+        this.#deferredCommit = null;
+      }
       await this.#snapshots.taking;
       await this.#transport.close().catch((e: unknown) => {
         this.#logger.warn({ err: e }, 'closing the transport failed');
@@ -607,6 +617,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     this.#tickTimer = this.#clock.setTimer(this.#tickMs, () =>
       this.#guard(() => {
         this.#raw.tick();
+        this.#writeDeferredCommit();
         this.#waiters.expire();
         this.#transfers.tick();
         this.#members.tick();
@@ -721,26 +732,35 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     if (rd.snapshot !== null) return this.#install(rd);
     if (rd.entries.length === 0 && rd.hardState !== null && !rd.mustSync) {
       // Only the commit index moved. Recording it saves replay work after a restart but
-      // guards nothing (a restarted node learns the commit from its leader), so it is
-      // written behind the apply rather than before it: one disk write off every commit.
-      this.#storage
-        .save({ entries: [], hardState: rd.hardState, sync: false })
-        .catch((e: unknown) => {
-          void this.#stop(e instanceof Error ? e : new Error(String(e)));
-        });
+      // guards nothing (a restarted node learns the commit from its leader, and storage
+      // counts a snapshot's index as committed), so it waits for the next write of entries or
+      // the next tick rather than taking a disk write of its own, which the next entries'
+      // write would queue behind: one write and one thread-pool trip off every commit.
+      this.#deferredCommit = rd.hardState;
       return undefined;
     }
     if (rd.entries.length === 0 && rd.hardState === null) return undefined;
     const saved = this.#storage.save({
       entries: rd.entries,
-      hardState: rd.hardState,
+      hardState: rd.hardState ?? this.#deferredCommit,
       sync: rd.mustSync,
     });
+    this.#deferredCommit = null;
     const stages = this.#stages;
     const last = rd.entries.at(-1);
     if (stages === null || last === undefined || this.#leadership.role !== 'leader') return saved;
     stages.sent(last.index);
     return saved.then(() => stages.synced(last.index));
+  }
+
+  /** Writes the commit index that no write of entries carried since it moved. */
+  #writeDeferredCommit(): void {
+    const hardState = this.#deferredCommit;
+    if (hardState === null) return;
+    this.#deferredCommit = null;
+    this.#storage.save({ entries: [], hardState, sync: false }).catch((e: unknown) => {
+      void this.#stop(e instanceof Error ? e : new Error(String(e)));
+    });
   }
 
   /**
@@ -756,10 +776,12 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
         `a snapshot at ${meta.index} to install, and its file is not the newest`,
       );
     }
+    const hardState = rd.hardState ?? this.#deferredCommit;
+    this.#deferredCommit = null;
     await this.#storage.save({
       snapshot: file,
       entries: rd.entries,
-      hardState: rd.hardState,
+      hardState,
       sync: true,
     });
     const header = await restoreFrom(this.#storage, this.stateMachine, file);

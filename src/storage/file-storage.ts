@@ -394,7 +394,15 @@ export class FileStorage implements DurableStorage {
     const identity = this.#identity;
     // After any write of it already under way; `close()` waits for the last.
     this.#identityWrite = this.#identityWrite.then(() =>
-      writeIdentity(this.#fs, this.#dir, identity),
+      writeIdentity(this.#fs, this.#dir, identity).catch((err: unknown) => {
+        // As a failed log write does: typed, with the cause, and every later save refused.
+        const cause = err instanceof Error ? err.message : String(err);
+        this.#failure ??= new StorageFailedError(
+          `writing the cluster identity to ${this.#dir} failed: ${cause}`,
+          err,
+        );
+        throw this.#failure;
+      }),
     );
     return this.#identityWrite;
   }

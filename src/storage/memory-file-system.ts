@@ -111,7 +111,7 @@ export class MemoryFileSystem implements FileSystem {
   #unsyncedNames: UnsyncedName[] = [];
   #directories = new Set<string>(['/']);
   #locks = new Set<string>();
-  #faults: { op: DiskOperation; error: Error }[] = [];
+  #faults: { op: DiskOperation; error: Error; under: string }[] = [];
   /** Raised by every crash; handles of an older generation are dead. */
   #generation = 0;
   /** Counts of operations performed, for tests and the storage benchmark. */
@@ -121,9 +121,12 @@ export class MemoryFileSystem implements FileSystem {
     this.#latency = options.latency;
   }
 
-  /** Makes the next operation of kind `op` fail with `error` (an EIO, a full disk). */
-  injectFault(op: DiskOperation, error: Error): void {
-    this.#faults.push({ op, error });
+  /**
+   * Makes the next operation of kind `op` fail with `error` (an EIO, a full disk); with
+   * `under`, the next one on a path that starts with it (one node's directory of several).
+   */
+  injectFault(op: DiskOperation, error: Error, under = ''): void {
+    this.#faults.push({ op, error, under });
   }
 
   /**
@@ -160,11 +163,11 @@ export class MemoryFileSystem implements FileSystem {
     this.#unsyncedNames = [];
   }
 
-  async #perform(op: DiskOperation, generation: number): Promise<void> {
+  async #perform(op: DiskOperation, generation: number, path: string): Promise<void> {
     this.counts[op]++;
     if (this.#latency !== undefined) await this.#latency(op);
     if (generation !== this.#generation) throw new Error('EIO: the disk crashed under this handle');
-    const fault = this.#faults.findIndex((f) => f.op === op);
+    const fault = this.#faults.findIndex((f) => f.op === op && path.startsWith(f.under));
     if (fault >= 0) {
       const [{ error }] = this.#faults.splice(fault, 1) as [{ error: Error }, ...unknown[]];
       throw error;
@@ -213,7 +216,7 @@ export class MemoryFileSystem implements FileSystem {
   async open(path: string, mode: 'read' | 'write' | 'create'): Promise<FileHandle> {
     const generation = this.#generation;
     if (mode === 'create') {
-      await this.#perform('directory', generation);
+      await this.#perform('directory', generation, path);
       if (!this.#directories.has(parentOf(path))) throw new Error(`ENOENT: ${parentOf(path)}`);
       const file = this.#names.get(path) ?? new MemoryFile();
       if (!this.#names.has(path)) this.#changeName(path, { kind: 'link', path, file });
@@ -232,15 +235,15 @@ export class MemoryFileSystem implements FileSystem {
     return {
       write: async (data, position) => {
         const copy = data.slice();
-        await this.#perform('write', generation);
+        await this.#perform('write', generation, path);
         file.apply({ kind: 'write', data: copy, position });
       },
       sync: async () => {
-        await this.#perform('sync', generation);
+        await this.#perform('sync', generation, path);
         file.unsynced = [];
       },
       truncate: async (size) => {
-        await this.#perform('write', generation);
+        await this.#perform('write', generation, path);
         file.apply({ kind: 'truncate', size });
       },
       readSync: (position, length) => {
@@ -261,7 +264,7 @@ export class MemoryFileSystem implements FileSystem {
 
   async rename(from: string, to: string): Promise<void> {
     const generation = this.#generation;
-    await this.#perform('directory', generation);
+    await this.#perform('directory', generation, from);
     const file = this.#file(from, generation);
     this.#changeName(from, { kind: 'unlink', path: from });
     this.#changeName(to, { kind: 'link', path: to, file });
@@ -269,12 +272,12 @@ export class MemoryFileSystem implements FileSystem {
 
   async remove(path: string): Promise<void> {
     const generation = this.#generation;
-    await this.#perform('directory', generation);
+    await this.#perform('directory', generation, path);
     if (this.#names.has(path)) this.#changeName(path, { kind: 'unlink', path });
   }
 
   async syncDirectory(path: string): Promise<void> {
-    await this.#perform('sync', this.#generation);
+    await this.#perform('sync', this.#generation, path);
     const rest: UnsyncedName[] = [];
     for (const change of this.#unsyncedNames) {
       if (change.dir !== path) {

@@ -250,6 +250,26 @@ describe('a follower given a snapshot', () => {
     );
   });
 
+  test('a newer snapshot arriving while one is being installed is handed out after it', () => {
+    const f = follower([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 3);
+    const first = meta(8, 2);
+    f.raw.step({ type: 'install-snapshot', from: 'a', to: 'c', term: 2, snapshot: first });
+    const rd = f.raw.ready();
+    assert.deepEqual(rd.snapshot, first);
+    // While its install runs, the leader has compacted further and sends a newer one.
+    const second = meta(12, 2);
+    f.raw.step({ type: 'install-snapshot', from: 'a', to: 'c', term: 2, snapshot: second });
+    f.storage.installSnapshot(first);
+    f.raw.advance();
+    assert.equal(f.raw.hasReady(), true, 'the newer snapshot waits to be handed out');
+    const next = f.raw.ready();
+    assert.deepEqual(next.snapshot, second);
+    f.storage.installSnapshot(second);
+    f.raw.advance();
+    const s = f.raw.status();
+    assert.deepEqual([s.appliedIndex, s.snapshotIndex], [12, 12]);
+  });
+
   test('a malformed snapshot is refused and changes nothing', () => {
     const f = follower([1, 1, 1], 1);
     const bad = [

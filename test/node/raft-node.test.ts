@@ -200,7 +200,9 @@ test('a failed fsync stops the node with the storage error; the others go on', a
     const leader = await c.leader();
     await leader.propose(encode('a'));
     const stopped = new Promise<Error | null>((resolve) => leader.once('stopped', resolve));
-    c.fs.injectFault('sync', Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
+    // The leader's next fsync, whichever file it is for (the log's, or the cluster identity's).
+    const eio = Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+    c.fs.injectFault('sync', eio, `/${leader.id}`);
     await assert.rejects(leader.propose(encode('b'), { timeoutMs: 3000 }), NodeStoppedError);
     const reason = await stopped;
     assert.ok(reason instanceof StorageFailedError, String(reason));

@@ -305,6 +305,36 @@ describe('storage specifics', () => {
     assert.equal(await fs.list('/d'), undefined);
   });
 
+  test('a failed fsync of the cluster identity is a storage failure too, typed, and later saves fail', async () => {
+    const fs = new MemoryFileSystem();
+    const s = await FileStorage.open('/d', { fs });
+    fs.injectFault('sync', new Error('EIO: i/o error'), '/d/');
+    await assert.rejects(s.bindCluster('c1'), (err) => {
+      assert.ok(err instanceof StorageFailedError, String(err));
+      assert.match((err as Error).message, /cluster identity to \/d failed: EIO/);
+      return true;
+    });
+    await assert.rejects(
+      s.save({ entries: entries(1, 1, 1), hardState: null, sync: true }),
+      StorageFailedError,
+    );
+    await s.close();
+  });
+
+  test('a fault injected under one directory spares the others', async () => {
+    const fs = new MemoryFileSystem();
+    const a = await FileStorage.open('/a', { fs });
+    const b = await FileStorage.open('/b', { fs });
+    fs.injectFault('sync', new Error('EIO: i/o error'), '/b/');
+    await a.save({ entries: entries(1, 1, 1), hardState: null, sync: true });
+    await assert.rejects(
+      b.save({ entries: entries(1, 1, 1), hardState: null, sync: true }),
+      StorageFailedError,
+    );
+    await a.close();
+    await b.close();
+  });
+
   test('a failed fsync fails that save and every later one: no retry can be trusted', async () => {
     const fs = new MemoryFileSystem();
     const s = await FileStorage.open('/d', { fs });
