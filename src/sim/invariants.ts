@@ -102,7 +102,8 @@ export class Invariants {
   readonly #applied = new Map<number, Applied>();
   #lastApplied = 0;
   /** Per node, the highest index it acknowledged to a leader, and the term it did so in. */
-  readonly #acked = new Map<NodeId, { term: number; index: number }>();
+  /** The highest log each disk acknowledged, by `incarnation` (a node's current disk). */
+  readonly #acked = new Map<string, { term: number; index: number }>();
   /** Per index, the configuration applied there (as JSON) and by whom. */
   readonly #configs = new Map<number, { readonly text: string; readonly by: NodeId }>();
   /** Per index, the snapshots nodes wrote or restored there. */
@@ -164,13 +165,15 @@ export class Invariants {
 
   sent(m: WireMessage): void {
     if (m.type === 'append-response' && m.success) {
-      const acked = this.#acked.get(m.from);
+      // By disk, as votes are: a node wiped and added again promised nothing on its new disk.
+      const disk = this.incarnation(m.from);
+      const acked = this.#acked.get(disk);
       if (
         acked === undefined ||
         acked.term < m.term ||
         (acked.term === m.term && acked.index < m.index)
       ) {
-        this.#acked.set(m.from, { term: m.term, index: m.index });
+        this.#acked.set(disk, { term: m.term, index: m.index });
       }
       return;
     }
@@ -215,7 +218,7 @@ export class Invariants {
 
   /** Whether `id`'s log, now ending at `lastIndex` in `term`, keeps what it acknowledged. */
   #keeps(id: NodeId, term: number, lastIndex: number): boolean {
-    const acked = this.#acked.get(id);
+    const acked = this.#acked.get(this.incarnation(id));
     if (acked === undefined || acked.term !== term || lastIndex >= acked.index) return true;
     this.#fail(
       'acknowledged entries kept',

@@ -196,6 +196,21 @@ test('the invariants catch each violation they are shown', () => {
     /acknowledged entries kept: b acknowledged its log up to 2 in term 3, then cut it back to 1/,
   );
 
+  // A node whose disk was wiped promised nothing on its new disk (simulator seed 5282).
+  const wiped = new Invariants();
+  let disk = 'b';
+  wiped.incarnation = (id) => (id === 'b' ? disk : id);
+  wiped.sent({ ...ack, term: 1, from: 'b', to: 'a', index: 27 });
+  disk = 'b#wiped1';
+  wiped.written('b', 1, [entry(1, 1), entry(2, 1)], 0);
+  assert.equal(wiped.violation, null);
+  wiped.sent({ ...ack, term: 1, from: 'b', to: 'a', index: 2 });
+  wiped.written('b', 1, [entry(1, 1)], 0);
+  assert.match(
+    violationOf(wiped),
+    /b acknowledged its log up to 2 in term 1, then cut it back to 1/,
+  );
+
   const applied = new Invariants();
   applied.applied('a', 5, 2, new Uint8Array([1]), 2, 4);
   applied.applied('b', 5, 2, new Uint8Array([1]), 3, 4);
