@@ -3,7 +3,7 @@
  * `FileSystem` on the real disk. Writes and fsyncs go through `node:fs/promises` (libuv's thread
  * pool), so the event loop never waits for the disk on the write path.
  */
-import { readSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { StorageLockedError } from './errors.js';
@@ -31,6 +31,13 @@ class NodeFileHandle implements FileHandle {
         position + done,
       );
       done += bytesWritten;
+    }
+  }
+
+  writeNow(data: Uint8Array, position: number): void {
+    let done = 0;
+    while (done < data.byteLength) {
+      done += writeSync(this.#handle.fd, data, done, data.byteLength - done, position + done);
     }
   }
 

@@ -62,6 +62,8 @@ interface StagedWrite {
 /** What an entry record's length exceeds its `entrySizeBytes` by. */
 const RECORD_LENGTH_OVER_ENTRY_SIZE = entryRecordBytes(0) - ENTRY_OVERHEAD_BYTES;
 
+/** Appends up to this size are written on the calling thread (`FileHandle.writeNow`). */
+const WRITE_NOW_MAX_BYTES = 1024 * 1024;
 export class WriteAheadLog {
   readonly #fs: FileSystem;
   readonly #dir: string;
@@ -404,7 +406,15 @@ export class WriteAheadLog {
       if (this.#dirty !== undefined && this.#dirty !== segment) await this.#syncDirty();
       const handle = segment.handle ?? (await this.#createSegment(segment));
       const group = staged.slice(i, j);
-      await handle.write(concat(group.map((s) => s.bytes)), (group[0] as StagedWrite).position);
+      const bytes = concat(group.map((s) => s.bytes));
+      const position = (group[0] as StagedWrite).position;
+      // Appends of one flush are small (a group commit's records): written at once where the
+      // file system offers it, saving a worker-thread trip before the fdatasync's.
+      if (handle.writeNow !== undefined && bytes.byteLength <= WRITE_NOW_MAX_BYTES) {
+        handle.writeNow(bytes, position);
+      } else {
+        await handle.write(bytes, position);
+      }
       this.#dirty = segment;
       i = j;
     }
