@@ -9,13 +9,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { flag } from './args.js';
 import { startRaftkit, stopped } from './clusters.js';
 import { closedLoop, median } from './load.js';
 
-const flag = (name: string): string | undefined => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-};
 const other = flag('--other');
 if (other === undefined) throw new Error('--other DIR (a built checkout) is required');
 const levels = (flag('--concurrency') ?? '1,64').split(',').map(Number);

@@ -14,11 +14,8 @@ import { join, resolve } from 'node:path';
 import { RaftkitClient } from '../src/kv/index.js';
 import { NodeProcess, statusOf } from '../test/faults/processes.js';
 import { freePorts } from '../test/support/ports.js';
+import { flag } from './args.js';
 
-const flag = (name: string): string | undefined => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-};
 const SECONDS = Number(flag('--seconds') ?? 3);
 const parent = resolve(flag('--dir') ?? 'bench/results');
 mkdirSync(parent, { recursive: true });

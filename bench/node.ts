@@ -12,11 +12,8 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePorts } from '../test/support/ports.js';
+import { flag } from './args.js';
 
-const flag = (name: string): string | undefined => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-};
 const SECONDS = Number(flag('--seconds') ?? 3);
 const LEVELS = [1, 4, 16, 64, 256];
 const parent = resolve(flag('--dir') ?? 'bench/results');

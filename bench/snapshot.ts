@@ -38,11 +38,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { encodeKvCommand, type KvNode, type KvNodeOptions, startKvNode } from '../src/kv/index.js';
 import type { NodeLogger } from '../src/node/index.js';
 import { freePorts } from '../test/support/ports.js';
+import { flag } from './args.js';
 
-const flag = (name: string): string | undefined => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-};
 const QUICK = process.argv.includes('--quick');
 const ONLY = flag('--only')?.split(',') ?? ['restart', 'cost', 'install', 'disk'];
 const DISK_MINUTES = Number(flag('--minutes') ?? (QUICK ? 0.5 : 3));

@@ -19,15 +19,12 @@ import {
   type FileSystem,
   NodeFileSystem,
 } from '../src/storage/index.js';
+import { flag } from './args.js';
 
 const ENTRY_BYTES = 256;
 const BATCHES = [1, 16, 64, 256, 1024, 4096];
 const CONCURRENCY = [16, 256];
 const LONG_LOG_ENTRIES = 2_000_000;
-const flag = (name: string): string | undefined => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-};
 const SECONDS = Number(flag('--seconds') ?? 2);
 const MAX_ITERATIONS = 1_000_000; // bounds every loop even if the clock misbehaves
 const parent = resolve(flag('--dir') ?? 'bench/results');

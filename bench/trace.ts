@@ -10,13 +10,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { flag } from './args.js';
 import { startRaftkit, stopped } from './clusters.js';
 import { closedLoop } from './load.js';
 
-const flag = (name: string): string | undefined => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-};
 const SECONDS = Number(flag('--seconds') ?? 5);
 const CONCURRENCY = Number(flag('--concurrency') ?? 1);
 const parent = resolve(flag('--dir') ?? 'bench/results');

@@ -28,14 +28,11 @@ import {
 import net from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { flag } from './args.js';
 import { ensureEtcd, type System, startEtcd, startRaftkit, stopped } from './clusters.js';
 import { closedLoop, type LoadResult, median } from './load.js';
 import { cpuSeconds, PeakMemory } from './processes.js';
 
-const flag = (name: string): string | undefined => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-};
 const SECONDS = Number(flag('--seconds') ?? 5);
 const ROUNDS = Number(flag('--rounds') ?? 3);
 const parent = resolve(flag('--dir') ?? 'bench/results');
