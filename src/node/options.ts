@@ -98,6 +98,12 @@ export interface RaftNodeOptions<S extends StateMachine> extends Timing, Snapsho
    * bound on clock drift it assumes). Needs `raft.checkQuorum` (on by default).
    */
   readonly readMode?: ReadMode;
+  /**
+   * Take the next Ready while earlier writes are under way (default true; see `#drain` in
+   * `raft-node.ts`). Off, each Ready waits for the previous one's write: for comparing the
+   * two (`bench/slow-disk.ts`).
+   */
+  readonly overlapWrites?: boolean;
   /** Told where the time of each of the leader's own writes went (see `write-stages.ts`). */
   readonly onWriteStage?: WriteStageObserver;
 }

@@ -149,6 +149,8 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   #pipeline: Promise<void> = Promise.resolve();
   /** A Ready with a snapshot is under way: no other is taken until it is finished. */
   #installing = false;
+  /** Readies whose writes may be under way at once: 1 with `overlapWrites: false`. */
+  readonly #maxInFlight: number;
   /** A hard state whose only news is the commit index, not yet written (see `#persist`). */
   #deferredCommit: HardState | null = null;
   /** Index and term of the last entry applied; a higher term supersedes older proposals. */
@@ -198,6 +200,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     this.#applied = status.appliedIndex;
     this.#appliedTerm = snapshot?.term ?? 0;
     this.#waiters = new Waiters(() => this.#clock.now());
+    this.#maxInFlight = options.overlapWrites === false ? 1 : MAX_READIES_IN_FLIGHT;
     this.#stages =
       options.onWriteStage === undefined ? null : new WriteStages(options.onWriteStage);
     this.#leadership = new Leadership(this.#waiters, () => this.#clock.now(), status.term);
@@ -686,7 +689,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     while (
       this.#state === 'running' &&
       !this.#installing &&
-      raw.inFlight < MAX_READIES_IN_FLIGHT &&
+      raw.inFlight < this.#maxInFlight &&
       raw.hasReady()
     ) {
       if (raw.hasPendingSnapshot()) {
