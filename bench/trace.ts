@@ -91,7 +91,7 @@ try {
     `\nthe leader's log writes: ${synced.count} with fdatasync (mean ${synced.meanMs.toFixed(3)} ms), ${unsynced.count} without (mean ${unsynced.meanMs.toFixed(3)} ms), for ${load.ops} puts`,
   );
   writeFileSync(
-    join('bench/results', 'trace.json'),
+    join('bench/results', `trace-c${CONCURRENCY}.json`),
     `${JSON.stringify({ date: new Date().toISOString(), concurrency: CONCURRENCY, seconds: SECONDS, ops: load.ops, clientMeanMs: clientMs, clientP50Ms: load.p50Ms, clientP99Ms: load.p99Ms, requestMs, stages }, null, 2)}\n`,
   );
 } finally {
