@@ -20,4 +20,10 @@ export interface Clock {
    * requests and messages that arrived together rather than one each. Default: a microtask.
    */
   defer?(fn: () => void): void;
+  /**
+   * Milliseconds of a clock that keeps counting while this process or its machine is stopped
+   * (the system's wall clock; a monotonic clock does not count a suspended machine). Lease
+   * reads hold only while both clocks say so. Absent: the monotonic clock alone.
+   */
+  wallNow?(): number;
 }

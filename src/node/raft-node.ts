@@ -228,6 +228,9 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       leaseMs:
         options.readMode === 'lease' ? leaseDurationMs(timing.electionTicks, timing.tickMs) : null,
       now: () => this.#clock.now(),
+      ...(this.#clock.wallNow === undefined
+        ? {}
+        : { wallNow: () => this.#clock.wallNow?.() as number }),
       applied: () => this.#applied,
     });
     this.#identity = new ClusterIdentity({

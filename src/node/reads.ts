@@ -17,8 +17,10 @@
  *
  * on its own clock: one tick less for the tick the lease may start in, and a fifth less for
  * clocks that run at different rates. The bound this assumes: no voter's clock runs more than
- * 25 % faster than the leader's (monotonic clocks drift by parts per million; a process that
- * is paused only sees its clock jump ahead, which ends its lease). A leader that hands over
+ * 25 % faster than the leader's (monotonic clocks drift by parts per million). A suspended
+ * machine's monotonic clock stops, so the wall clock (`Clock.wallNow`) must agree too: it
+ * counts the suspension, and one stepped back ends the lease until the next round (the soak's
+ * seed 437770835 found a paused leader serving a stale read without it). A leader that hands over
  * leadership gives up its lease at once (its transferee may campaign through the others'
  * leases), and a new term or role ends it. Reads under a lease ask for a new round in the
  * background once half the lease is gone, so a steady flow of reads never waits for one.
@@ -44,6 +46,8 @@ export interface ReadsContext {
   /** Lease reads: how long a lease lasts; null for ReadIndex only. */
   readonly leaseMs: number | null;
   now(): number;
+  /** The wall clock (see `Clock.wallNow`), if there is one. */
+  wallNow?(): number;
   /** The index the state machine has applied. */
   applied(): number;
   readonly waiters: Waiters;
@@ -61,9 +65,16 @@ export class Reads {
   /** Reads that have their index and wait for the state machine to reach it. */
   readonly #forApply = new Map<Waiter<number>, number>();
   /** Rounds asked as leader, by context: when and in which term (what a lease starts from). */
-  readonly #asked = new Map<string, { readonly at: number; readonly term: number }>();
-  /** The lease this leader holds: until when, in which term; null when none. */
-  #lease: { until: number; term: number } | null = null;
+  readonly #asked = new Map<
+    string,
+    { readonly at: number; readonly wallAt: number | null; readonly term: number }
+  >();
+  /**
+   * The lease this leader holds: until when on the monotonic clock, and from and until when on
+   * the wall clock (null without one), in which term; null when none.
+   */
+  #lease: { until: number; wall: { from: number; until: number } | null; term: number } | null =
+    null;
   /** A background round to renew the lease is under way. */
   #renewing: string | null = null;
   #next = 0;
@@ -107,20 +118,24 @@ export class Reads {
     const { raw } = this.#ctx;
     raw.readIndex(context);
     if (this.#ctx.leaseMs !== null && raw.role === 'leader') {
-      this.#asked.set(context, { at: this.#ctx.now(), term: raw.term });
+      const wallAt = this.#ctx.wallNow?.() ?? null;
+      this.#asked.set(context, { at: this.#ctx.now(), wallAt, term: raw.term });
     }
   }
 
   #leaseHolds(): boolean {
     const lease = this.#lease;
     const { raw } = this.#ctx;
-    return (
-      lease !== null &&
-      lease.term === raw.term &&
-      raw.role === 'leader' &&
-      !raw.transferring &&
-      this.#ctx.now() < lease.until
-    );
+    if (lease === null || lease.term !== raw.term || raw.role !== 'leader' || raw.transferring) {
+      return false;
+    }
+    if (this.#ctx.now() >= lease.until) return false;
+    // A machine suspended (or a clock stepped back) stops or turns the monotonic clock's count;
+    // the wall clock counts the suspension. Both must agree the lease still holds.
+    const wall = lease.wall;
+    if (wall === null) return true;
+    const wallNow = this.#ctx.wallNow?.() ?? wall.from;
+    return wallNow >= wall.from && wallNow < wall.until;
   }
 
   /** A read this leader serves at its commit index, its lease vouching that it still leads. */
@@ -188,10 +203,17 @@ export class Reads {
     if (asked === undefined) return;
     this.#asked.delete(context);
     if (asked.term !== this.#ctx.raw.term) return;
-    const until = asked.at + (this.#ctx.leaseMs as number);
+    const leaseMs = this.#ctx.leaseMs as number;
+    const until = asked.at + leaseMs;
+    const wall =
+      asked.wallAt === null ? null : { from: asked.wallAt, until: asked.wallAt + leaseMs };
     const lease = this.#lease;
-    if (lease === null || lease.term !== asked.term) this.#lease = { until, term: asked.term };
-    else if (until > lease.until) lease.until = until;
+    if (lease === null || lease.term !== asked.term) {
+      this.#lease = { until, wall, term: asked.term };
+    } else if (until > lease.until) {
+      lease.until = until;
+      lease.wall = wall;
+    }
   }
 
   /** The state machine reached `applied`: the reads waiting for it are served. */

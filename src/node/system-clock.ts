@@ -14,6 +14,7 @@ export const systemClock: Clock = {
     return { cancel: () => clearTimeout(handle) };
   },
   defer: (fn) => void setImmediate(fn),
+  wallNow: () => Date.now(),
 };
 
 /** A generator seeded from the system: election timeouts differ between nodes and runs. */

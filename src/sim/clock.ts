@@ -37,6 +37,11 @@ export class SimClock implements Clock {
     return this.#base + (this.#running() - this.#since) * this.#rate;
   }
 
+  /** Virtual time itself: it runs on while the node is paused, as a wall clock does. */
+  wallNow(): number {
+    return this.#scheduler.now;
+  }
+
   setTimer(ms: number, fn: () => void): Timer {
     // Timers already set keep their virtual due time when the rate changes later: a small
     // error in the one timer in flight, as a real clock adjusted mid-sleep would give.

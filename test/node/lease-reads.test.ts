@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidConfigError } from '../../src/core/index.js';
-import type { RaftNode } from '../../src/node/index.js';
+import { type RaftNode, systemClock } from '../../src/node/index.js';
 import { leaseDurationMs } from '../../src/node/reads.js';
 import { encode, type ListMachine, TestCluster, WatchedTransport } from './support.js';
 
@@ -76,6 +76,32 @@ test('a leader cut off from its followers serves no read once a new leader has w
     assert.ok(answer instanceof Error, `the cut-off leader answered ${String(answer)}`);
   } finally {
     c.network.heal();
+    await c.stop();
+  }
+});
+
+test('a wall clock that jumped ahead (a suspended machine) or back ends the lease', async () => {
+  let skew = 0;
+  const clock = { ...systemClock, wallNow: () => Date.now() + skew };
+  const c = await TestCluster.start(3, { readMode: 'lease', clock });
+  try {
+    const leader = await c.leader();
+    await leader.propose(encode('x'));
+    await leader.read(last);
+    const under = () => leader.readCounts().lease;
+    const before = under();
+    await leader.read(last);
+    assert.equal(under(), before + 1, 'a read under the lease');
+    for (const jump of [10_000, -10_000]) {
+      skew = jump;
+      const leased = under();
+      assert.equal(await leader.read(last), 'x');
+      assert.equal(under(), leased, `wall clock moved ${jump} ms: the read took a round`);
+      // The round renewed the lease from the wall clock's new reading.
+      await leader.read(last);
+      assert.equal(under(), leased + 1, `after ${jump} ms, a round's lease serves again`);
+    }
+  } finally {
     await c.stop();
   }
 });

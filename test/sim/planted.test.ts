@@ -35,6 +35,12 @@ const bugNamed = (name: string) => {
 
 test('each planted bug the simulator caught is caught again by its recorded seed', async () => {
   assert.ok(caught.length >= 4, `only ${caught.length} planted bugs are caught`);
+  for (const bug of plantedBugs) {
+    assert.ok(
+      caught.some((c) => c.bug === bug.name),
+      `planted bug ${bug.name} has no recorded catch (npm run sim:planted -- --bug ${bug.name})`,
+    );
+  }
   for (const r of caught) {
     const { seed, nodes, kind } = r.caught;
     const planted = await (await plantedBuild(bugNamed(r.bug))).simulate({ seed, nodes });

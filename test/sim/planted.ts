@@ -196,6 +196,14 @@ export const plantedBugs: readonly PlantedBug[] = [
     find: 'return Math.max(0, (electionTicks - 2) * tickMs * (1 - MAX_CLOCK_DRIFT));',
     replace: 'return Math.max(0, 3 * electionTicks * tickMs);',
   },
+  {
+    name: 'lease-ignores-wall-clock',
+    description:
+      "a leader's read lease trusts its monotonic clock alone, which stops while the node is paused (a suspended machine)",
+    file: 'node/reads.ts',
+    find: 'if (wall === null) return true;',
+    replace: 'if (wall === null || wall !== null) return true;',
+  },
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
