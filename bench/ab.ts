@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { flag } from './args.js';
 import { startRaftkit, stopped } from './clusters.js';
-import { closedLoop, median } from './load.js';
+import { closedLoop, median, spread } from './load.js';
 
 const other = flag('--other');
 if (other === undefined) throw new Error('--other DIR (a built checkout) is required');
@@ -35,9 +35,8 @@ try {
       got.pa.push(ra.p50Ms);
       got.pb.push(rb.p50Ms);
     }
-    const range = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
     console.log(
-      `c${c}: A ${Math.round(median(got.a))}/s (${range(got.a)}) p50 ${median(got.pa).toFixed(2)} ms | B ${Math.round(median(got.b))}/s (${range(got.b)}) p50 ${median(got.pb).toFixed(2)} ms | B÷A ${(median(got.b) / median(got.a)).toFixed(2)}; per round B÷A ${got.b.map((x, i) => (x / (got.a[i] as number)).toFixed(2)).join(' ')}`,
+      `c${c}: A ${Math.round(median(got.a))}/s (${spread(got.a)}) p50 ${median(got.pa).toFixed(2)} ms | B ${Math.round(median(got.b))}/s (${spread(got.b)}) p50 ${median(got.pb).toFixed(2)} ms | B÷A ${(median(got.b) / median(got.a)).toFixed(2)}; per round B÷A ${got.b.map((x, i) => (x / (got.a[i] as number)).toFixed(2)).join(' ')}`,
     );
   }
 } finally {

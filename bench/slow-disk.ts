@@ -12,7 +12,7 @@ import { RaftNode, type StateMachine } from '../src/node/index.js';
 import { FileStorage, MemoryFileSystem } from '../src/storage/index.js';
 import { MemoryNetwork } from '../src/transport/index.js';
 import { flag } from './args.js';
-import { closedLoop, median } from './load.js';
+import { closedLoop, median, spread } from './load.js';
 
 const FSYNC_MS = Number(flag('--fsync-ms') ?? 5);
 const SECONDS = Number(flag('--seconds') ?? 3);
@@ -75,9 +75,8 @@ for (const c of LEVELS) {
     got.pOn.push(a.p50Ms);
     got.pOff.push(b.p50Ms);
   }
-  const r = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))}`;
   console.log(
-    `concurrency ${c}: overlapped ${Math.round(median(got.on))}/s (${r(got.on)}) p50 ${median(got.pOn).toFixed(2)} ms | one at a time ${Math.round(median(got.off))}/s (${r(got.off)}) p50 ${median(got.pOff).toFixed(2)} ms | ${(median(got.on) / median(got.off)).toFixed(2)}x`,
+    `concurrency ${c}: overlapped ${Math.round(median(got.on))}/s (${spread(got.on)}) p50 ${median(got.pOn).toFixed(2)} ms | one at a time ${Math.round(median(got.off))}/s (${spread(got.off)}) p50 ${median(got.pOff).toFixed(2)} ms | ${(median(got.on) / median(got.off)).toFixed(2)}x`,
   );
 }
 await Promise.all([...on, ...off].map((n) => n.stop()));

@@ -204,6 +204,15 @@ describe('a three-node cluster', () => {
     assert.ok(value(/^raftkit_request_duration_seconds_count\{op="put"\} (\d+)$/m) >= 1);
     assert.ok(value(/^raftkit_requests_total\{op="put",status="200"\} (\d+)$/m) >= 1);
     assert.ok(value(/^raftkit_fsync_duration_seconds_count\{synced="true"\} (\d+)$/m) >= 1);
+    // Where the put's time went, stage by stage (the README's "Where a write's time goes").
+    for (const stage of ['parse', 'append', 'local-fsync', 'quorum', 'apply', 'answer']) {
+      const count = new RegExp(
+        `^raftkit_write_stage_seconds_count\\{stage="${stage}"\\} (\\d+)$`,
+        'm',
+      );
+      assert.ok(value(count) >= 1, stage);
+    }
+    assert.ok(value(/^raftkit_linearizable_reads_total\{mode="round"\} (\d+)$/m) >= 0);
     assert.match(r.text, /^process_cpu_seconds_total /m);
   });
 });
