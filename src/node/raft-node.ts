@@ -227,10 +227,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       checkRunning: () => this.#checkRunning(),
       leaseMs:
         options.readMode === 'lease' ? leaseDurationMs(timing.electionTicks, timing.tickMs) : null,
-      now: () => this.#clock.now(),
-      ...(this.#clock.wallNow === undefined
-        ? {}
-        : { wallNow: () => this.#clock.wallNow?.() as number }),
+      clock: this.#clock,
       applied: () => this.#applied,
     });
     this.#identity = new ClusterIdentity({
@@ -596,12 +593,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       this.#transfers.close();
       await this.#pipeline.catch(() => {});
       // A clean stop leaves the commit index recorded (a failed disk takes nothing more).
-      if (reason === null && this.#deferredCommit !== null) {
-        await this.#storage
-          .save({ entries: [], hardState: this.#deferredCommit, sync: false })
-          .catch(() => {});
-        this.#deferredCommit = null;
-      }
+      if (reason === null) await this.#writeDeferredCommit()?.catch(() => {});
       await this.#snapshots.taking;
       await this.#transport.close().catch((e: unknown) => {
         this.#logger.warn({ err: e }, 'closing the transport failed');
@@ -623,7 +615,9 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     this.#tickTimer = this.#clock.setTimer(this.#tickMs, () =>
       this.#guard(() => {
         this.#raw.tick();
-        this.#writeDeferredCommit();
+        this.#writeDeferredCommit()?.catch((e: unknown) => {
+          void this.#stop(e instanceof Error ? e : new Error(String(e)));
+        });
         this.#waiters.expire();
         this.#transfers.tick();
         this.#members.tick();
@@ -759,14 +753,12 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     return saved.then(() => stages.synced(last.index));
   }
 
-  /** Writes the commit index that no write of entries carried since it moved. */
-  #writeDeferredCommit(): void {
+  /** Writes the commit index that no write of entries carried since it moved, if any. */
+  #writeDeferredCommit(): Promise<void> | undefined {
     const hardState = this.#deferredCommit;
-    if (hardState === null) return;
+    if (hardState === null) return undefined;
     this.#deferredCommit = null;
-    this.#storage.save({ entries: [], hardState, sync: false }).catch((e: unknown) => {
-      void this.#stop(e instanceof Error ? e : new Error(String(e)));
-    });
+    return this.#storage.save({ entries: [], hardState, sync: false });
   }
 
   /**

@@ -31,6 +31,7 @@ import {
   type RawNode,
   type ReadState,
 } from '../core/index.js';
+import type { Clock } from './clock.js';
 import type { Waiter, Waiters } from './waiter.js';
 
 /** The share of a lease given up for clock drift (see the module comment). */
@@ -45,9 +46,8 @@ export interface ReadsContext {
   readonly raw: RawNode;
   /** Lease reads: how long a lease lasts; null for ReadIndex only. */
   readonly leaseMs: number | null;
-  now(): number;
-  /** The wall clock (see `Clock.wallNow`), if there is one. */
-  wallNow?(): number;
+  /** Its `now` times the lease; its `wallNow`, if any, must agree. */
+  readonly clock: Clock;
   /** The index the state machine has applied. */
   applied(): number;
   readonly waiters: Waiters;
@@ -118,8 +118,8 @@ export class Reads {
     const { raw } = this.#ctx;
     raw.readIndex(context);
     if (this.#ctx.leaseMs !== null && raw.role === 'leader') {
-      const wallAt = this.#ctx.wallNow?.() ?? null;
-      this.#asked.set(context, { at: this.#ctx.now(), wallAt, term: raw.term });
+      const wallAt = this.#ctx.clock.wallNow?.() ?? null;
+      this.#asked.set(context, { at: this.#ctx.clock.now(), wallAt, term: raw.term });
     }
   }
 
@@ -129,12 +129,12 @@ export class Reads {
     if (lease === null || lease.term !== raw.term || raw.role !== 'leader' || raw.transferring) {
       return false;
     }
-    if (this.#ctx.now() >= lease.until) return false;
+    if (this.#ctx.clock.now() >= lease.until) return false;
     // A machine suspended (or a clock stepped back) stops or turns the monotonic clock's count;
     // the wall clock counts the suspension. Both must agree the lease still holds.
     const wall = lease.wall;
     if (wall === null) return true;
-    const wallNow = this.#ctx.wallNow?.() ?? wall.from;
+    const wallNow = this.#ctx.clock.wallNow?.() ?? wall.from;
     return wallNow >= wall.from && wallNow < wall.until;
   }
 
@@ -145,7 +145,7 @@ export class Reads {
     const index = raw.commitIndex;
     const lease = this.#lease as { until: number; term: number };
     const leaseMs = this.#ctx.leaseMs as number;
-    if (this.#renewing === null && lease.until - this.#ctx.now() < leaseMs / 2) this.#renew();
+    if (this.#renewing === null && lease.until - this.#ctx.clock.now() < leaseMs / 2) this.#renew();
     const applied = this.#ctx.applied();
     // The common case: the state machine has applied all that is committed.
     if (index <= applied) return Promise.resolve(applied);
