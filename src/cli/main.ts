@@ -30,13 +30,14 @@ const CLIENT_COMMANDS = new Set(['put', 'get', 'del', 'cas', 'status', 'leader',
 
 /** Every command, each module loaded only when the program needs it. */
 async function allCommands(output: Output, setExit: (code: number) => void): Promise<Command[]> {
-  const [inspect, node, cluster, client, sim, recover] = await Promise.all([
+  const [inspect, node, cluster, client, sim, recover, verify] = await Promise.all([
     import('./inspect-command.js'),
     import('./node-command.js'),
     import('./cluster-command.js'),
     import('./client-commands.js'),
     import('./sim-command.js'),
     import('./recover-command.js'),
+    import('./verify-command.js'),
   ]);
   return [
     inspect.inspectCommand(output),
@@ -45,6 +46,7 @@ async function allCommands(output: Output, setExit: (code: number) => void): Pro
     ...client.clientCommands(output, setExit),
     sim.simCommand(output, setExit),
     recover.recoverCommand(output),
+    verify.verifyCommand(output, setExit),
   ];
 }
 
@@ -94,6 +96,11 @@ export async function main(
   const setExit = (code: number) => {
     exit = code;
   };
+  if (process.env.RAFTKIT_SIM_WORKER === '1' && process.send !== undefined) {
+    // A worker of `raftkit sim --jobs N`: it serves runs until its parent lets go of it.
+    (await import('./sim-workers.js')).serveRuns();
+    return new Promise<number>(() => {});
+  }
   if (argv.length === 0) {
     output.err('raftkit: no command given (see raftkit --help)\n');
     return 1;

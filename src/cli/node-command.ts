@@ -20,6 +20,8 @@ import {
   DEFAULT_SNAPSHOT_BYTES,
   DEFAULT_SNAPSHOT_ENTRIES,
   DEFAULT_SNAPSHOT_KEEP_ENTRIES,
+  SkewedClock,
+  systemClock,
 } from '../node/index.js';
 import { joinCluster } from './join.js';
 import type { Output } from './main.js';
@@ -153,6 +155,11 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
     throw new Error('--tls-cert, --tls-key and --tls-ca come together');
   }
   const read = (file: string) => readFileSync(file, 'utf8');
+  // A hook reserved for testing (`raftkit verify --nemesis clock`): a clock that the HTTP
+  // route /v1/test/clock makes fast, slow or jump. Off unless the environment asks for it.
+  const hooks = (process.env.RAFTKIT_TEST_HOOKS ?? '').split(',');
+  const testClock = hooks.includes('clock') ? new SkewedClock(systemClock) : undefined;
+  if (testClock !== undefined) logger.warn({}, 'test hook on: the clock can be skewed over HTTP');
   const kv = await startKvNode({
     address: flags.listen,
     peers: flags.peers ?? [],
@@ -167,7 +174,11 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
     snapshotKeepEntries: flags.snapshotKeepEntries,
     readMode: flags.readMode,
     logger,
-    server: { requestTimeoutMs: flags.requestTimeoutMs },
+    server: {
+      requestTimeoutMs: flags.requestTimeoutMs,
+      ...(testClock === undefined ? {} : { testClock }),
+    },
+    ...(testClock === undefined ? {} : { clock: testClock }),
     ...(flags.http === undefined ? {} : { http: flags.http }),
     ...(flags.clusterId === undefined ? {} : { clusterId: flags.clusterId }),
     ...(flags.secretFile === undefined ? {} : { secret: read(flags.secretFile).trim() }),

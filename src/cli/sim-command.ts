@@ -6,6 +6,7 @@
  * reduces its fault schedule first. Exits 1 when any run failed.
  */
 import { randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import {
   DEFAULT_DURATION_MS,
@@ -22,6 +23,7 @@ import {
 } from '../sim/index.js';
 import type { Output } from './main.js';
 import { positiveInteger } from './parse.js';
+import { SimPool } from './sim-workers.js';
 
 interface SimFlags {
   seed?: number;
@@ -33,6 +35,7 @@ interface SimFlags {
   minutes?: number;
   shrink?: boolean;
   verbose?: boolean;
+  jobs?: number;
 }
 
 function seedValue(value: string): number {
@@ -102,6 +105,11 @@ export function simCommand(output: Output, setExit: (code: number) => void): Com
       positions,
     )
     .option('--minutes <m>', 'soak: random seeds until the time is up', minutes)
+    .option(
+      '--jobs <n>',
+      'runs at once, each in a process of its own (default: 1, or every core with --minutes)',
+      positiveInteger,
+    )
     .option('--shrink', 'reduce a failing run to a small fault schedule')
     .option('--verbose', 'print every run’s fault schedule')
     .action((flags: SimFlags) => runSims(flags, output, setExit));
@@ -119,24 +127,22 @@ async function runSims(
   const injected = Object.fromEntries(faultKinds.map((k) => [k, 0])) as Record<FaultKind, number>;
   const failures: SimResult[] = [];
   let runs = 0;
-  for (let i = 0; soak ? Date.now() < stopAt : i < flags.seeds; i++) {
-    const options: SimulationOptions = {
-      seed: (first + i) >>> 0,
-      nodes: flags.nodes[i % flags.nodes.length] as number,
-      durationMs: flags.durationMs,
-      ...(flags.faults === undefined ? {} : { profile: flags.faults }),
-      ...(flags.keep === undefined ? {} : { keep: flags.keep }),
-    };
-    const t0 = Date.now();
-    const result = await simulate(options);
+  const optionsOf = (i: number): SimulationOptions => ({
+    seed: (first + i) >>> 0,
+    nodes: flags.nodes[i % flags.nodes.length] as number,
+    durationMs: flags.durationMs,
+    ...(flags.faults === undefined ? {} : { profile: flags.faults }),
+    ...(flags.keep === undefined ? {} : { keep: flags.keep }),
+  });
+  const report = async (options: SimulationOptions, result: SimResult, wallMs: number) => {
     runs++;
     for (const k of faultKinds) injected[k] += result.injected[k];
-    output.out(`${summary(result, Date.now() - t0)}\n`);
+    output.out(`${summary(result, wallMs)}\n`);
     if (flags.verbose === true) {
       output.out(`    settings: ${describeTuning(result.tuning)}\n`);
       for (const f of result.schedule) output.out(`    ${describeFault(f)}\n`);
     }
-    if (result.ok) continue;
+    if (result.ok) return;
     failures.push(result);
     output.out(`${failureReport(result)}\n`);
     if (flags.shrink === true) {
@@ -146,11 +152,41 @@ async function runSims(
       for (const f of shrunk.result.schedule) output.out(`    ${describeFault(f)}\n`);
       output.out(`${failureReport(shrunk.result)}\n`);
     }
+  };
+  const more = (i: number) => (soak ? Date.now() < stopAt : i < flags.seeds);
+  const jobs = flags.jobs ?? (soak ? availableParallelism() : 1);
+  if (jobs <= 1) {
+    for (let i = 0; more(i); i++) {
+      const options = optionsOf(i);
+      const t0 = Date.now();
+      const result = await simulate(options);
+      await report(options, result, Date.now() - t0);
+    }
+  } else {
+    // Each worker takes the next seed as it finishes one; results are reported as they come
+    // (so not in seed order), one at a time.
+    const pool = new SimPool(jobs);
+    let reporting = Promise.resolve();
+    try {
+      let i = 0;
+      const worker = async () => {
+        while (more(i)) {
+          const options = optionsOf(i++);
+          const { result, wallMs } = await pool.run(options);
+          reporting = reporting.then(() => report(options, result, wallMs));
+          await reporting;
+        }
+      };
+      await Promise.all(Array.from({ length: jobs }, worker));
+    } finally {
+      pool.close();
+    }
   }
   const seconds = (Date.now() - started) / 1000;
   const kinds = faultKinds.map((k) => `${k} ${injected[k]}`).join(', ');
+  const perHour = Math.round((runs / seconds) * 3600);
   output.out(
-    `${runs} runs, ${failures.length} failed, ${(runs / seconds).toFixed(2)} runs/s; faults injected: ${kinds}\n`,
+    `${runs} runs, ${failures.length} failed, ${(runs / seconds).toFixed(2)} runs/s (${perHour} an hour, ${jobs} at once); faults injected: ${kinds}\n`,
   );
   if (failures.length > 0) {
     output.out('failures:\n');

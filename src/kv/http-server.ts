@@ -27,6 +27,7 @@ import {
   NodeStoppedError,
   parseAddress,
   type RaftNode,
+  type SkewedClock,
   TimeoutError,
 } from '../node/index.js';
 import { API_HEADER, API_VERSION } from './api.js';
@@ -37,6 +38,7 @@ import type { KvMetrics, RequestOp } from './metrics.js';
 import {
   addMemberBody,
   casBody,
+  clockBody,
   defaultKvLimits,
   type KvLimits,
   MethodNotAllowedError,
@@ -69,6 +71,11 @@ export interface KvServerOptions {
   readonly memberTimeoutMs?: number;
   readonly metrics?: KvMetrics;
   readonly logger?: KvServerLogger;
+  /**
+   * The node's clock, when it is a test clock (`RAFTKIT_TEST_HOOKS=clock`): `GET` and `POST
+   * /v1/test/clock` read and change it. Without it that route is 404.
+   */
+  readonly testClock?: SkewedClock;
 }
 
 interface Reply {
@@ -179,7 +186,7 @@ export class KvHttpServer {
 
   async #serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
-    let op: RequestOp | 'metrics' | 'invalid' = 'invalid';
+    let op: RequestOp | 'metrics' | 'test-clock' | 'invalid' = 'invalid';
     let reply: Reply | null;
     try {
       const route = parseRoute(req.method ?? '', req.url ?? '/', this.#limits);
@@ -188,7 +195,7 @@ export class KvHttpServer {
     } catch (e) {
       reply = this.#failure(e, op, req);
     }
-    if (op !== 'metrics' && op !== 'invalid') {
+    if (op !== 'metrics' && op !== 'invalid' && op !== 'test-clock') {
       const seconds = (performance.now() - started) / 1000;
       this.#options.metrics?.request(op, reply?.status ?? 'aborted', seconds);
     }
@@ -259,6 +266,8 @@ export class KvHttpServer {
         return this.#memberChange((o) => this.#node.promote(route.id, o));
       case 'remove-member':
         return this.#memberChange((o) => this.#node.removeMember(route.id, o));
+      case 'test-clock':
+        return this.#testClock(req);
       case 'transfer-leader': {
         const { to } = parseBody(await this.#body(req), transferBody, this.#limits);
         await this.#leaderKnown();
@@ -275,6 +284,26 @@ export class KvHttpServer {
     await this.#leaderKnown();
     const result = await change({ timeoutMs: this.#memberTimeoutMs });
     return { status: 200, body: memberBody(result) };
+  }
+
+  async #testClock(req: http.IncomingMessage): Promise<Reply> {
+    const clock = this.#options.testClock;
+    if (clock === undefined) {
+      throw new BadRequestError('no test clock: start the node with RAFTKIT_TEST_HOOKS=clock', 404);
+    }
+    if (req.method !== 'POST') return { status: 200, body: clock.skew };
+    const { rate, jumpMs, wallJumpMs } = parseBody(await this.#body(req), clockBody, this.#limits);
+    try {
+      const change = {
+        ...(rate === undefined ? {} : { rate }),
+        ...(jumpMs === undefined ? {} : { jumpMs }),
+        ...(wallJumpMs === undefined ? {} : { wallJumpMs }),
+      };
+      return { status: 200, body: clock.change(change) };
+    } catch (e) {
+      if (e instanceof RangeError) throw new BadRequestError(e.message);
+      throw e;
+    }
   }
 
   async #metrics(): Promise<Reply> {

@@ -35,7 +35,8 @@ export type Route =
   | { readonly op: 'add-member' }
   | { readonly op: 'promote-member'; readonly id: string }
   | { readonly op: 'remove-member'; readonly id: string }
-  | { readonly op: 'transfer-leader' };
+  | { readonly op: 'transfer-leader' }
+  | { readonly op: 'test-clock' };
 
 /** The methods of each kind of route: HEAD wherever GET is (answered without the body). */
 const methodsOf: Record<string, readonly string[]> = {
@@ -48,6 +49,7 @@ const methodsOf: Record<string, readonly string[]> = {
   member: ['DELETE'],
   promote: ['POST'],
   leader: ['POST'],
+  'test-clock': ['GET', 'HEAD', 'POST'],
 };
 
 /** The method is not one of the route's: `allow` lists those that are (the `Allow` header). */
@@ -88,6 +90,9 @@ export function parseRoute(method: string, url: string, limits: KvLimits): Route
   if (parts[2] === 'members') return parseMemberRoute(method, parts, params, path);
   if (parts.length === 3 && parts[2] === 'leader') {
     return only(method, 'leader', params, { op: 'transfer-leader' });
+  }
+  if (parts.length === 4 && parts[2] === 'test' && parts[3] === 'clock') {
+    return only(method, 'test-clock', params, { op: 'test-clock' });
   }
   if (parts[2] !== 'kv' || parts.length < 4 || parts.length > 5) {
     throw new BadRequestError(`no such route: ${path}`, 404);
@@ -168,6 +173,12 @@ export const addMemberBody = z.strictObject({
 
 /** The body of `POST /v1/leader`. */
 export const transferBody = z.strictObject({ to: memberId });
+/** A change of a test clock (`SkewedClock.change` checks the ranges). */
+export const clockBody = z.strictObject({
+  rate: z.number().optional(),
+  jumpMs: z.number().optional(),
+  wallJumpMs: z.number().optional(),
+});
 
 function only<R extends Route>(
   method: string,

@@ -31,6 +31,7 @@ export {
   type ReadOptions,
   type WaitOptions,
 } from './raft-node.js';
+export { type ClockSkew, type ClockSkewChange, SkewedClock } from './skewed-clock.js';
 export type { TransferOptions } from './snapshot-transfer.js';
 export {
   DEFAULT_SNAPSHOT_BYTES,

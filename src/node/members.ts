@@ -114,6 +114,8 @@ export class Members {
   /** Changes through a joint configuration, waiting for the entry that leaves it to apply. */
   readonly #leaving = new Set<Leaving>();
   #removedAt: number | null = null;
+  /** This node has been in the configuration in force at some point of this life. */
+  #wasMember = false;
   /** Requests this node forwarded to its leader, by number. */
   readonly #forwarded = new Map<number, Waiter<number>>();
   #nextRequest = 0;
@@ -467,9 +469,17 @@ export class Members {
     if (this.#removedAt !== null) return;
     const { raw, id } = this.#ctx;
     const m = raw.membership();
-    if (m.voters.size === 0 || isMember(m, id)) return;
+    if (m.voters.size === 0) return;
+    if (isMember(m, id)) {
+      this.#wasMember = true;
+      return;
+    }
     const index = raw.membershipIndex();
     if (raw.status().commitIndex < index) return;
+    // A configuration that leaves this node out removes it only if this node was in the one
+    // before (in its log, or earlier in this life). A node that joins is sent a snapshot
+    // taken before it was added, whose configuration does not name it yet: no removal.
+    if (!this.#wasMember && !isMember(raw.membershipAt(index - 1), id)) return;
     this.#removedAt = index;
     this.#ctx.removed(index);
   }
