@@ -96,11 +96,6 @@ export async function main(
   const setExit = (code: number) => {
     exit = code;
   };
-  if (process.env.RAFTKIT_SIM_WORKER === '1' && process.send !== undefined) {
-    // A worker of `raftkit sim --jobs N`: it serves runs until its parent lets go of it.
-    (await import('./sim-workers.js')).serveRuns();
-    return new Promise<number>(() => {});
-  }
   if (argv.length === 0) {
     output.err('raftkit: no command given (see raftkit --help)\n');
     return 1;

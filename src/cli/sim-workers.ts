@@ -6,10 +6,14 @@
  * deterministic by its options, so where it ran changes nothing about it.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type SimResult, type SimulationOptions, simulate } from '../sim/index.js';
 
-/** Set in a worker's environment: the program serves runs over IPC instead of parsing flags. */
-export const WORKER_ENV = 'RAFTKIT_SIM_WORKER';
+/** The worker's program: this directory's `sim-worker.ts` (from source) or `.js` (built). */
+const WORKER_ENTRY = fileURLToPath(
+  new URL(`./sim-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
 
 /**
  * Flags for the workers' V8: a larger young generation, since a run allocates many small
@@ -61,8 +65,7 @@ export class SimPool {
 
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
-      const child = fork(process.argv[1] as string, [], {
-        env: { ...process.env, [WORKER_ENV]: '1' },
+      const child = fork(WORKER_ENTRY, [], {
         execArgv: [...process.execArgv, ...WORKER_V8_FLAGS],
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

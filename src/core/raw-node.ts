@@ -190,6 +190,11 @@ export class RawNode {
     return this.#raft.log.committed;
   }
 
+  /** The highest index applied (handed out to be applied and acknowledged). */
+  get appliedIndex(): number {
+    return this.#raft.log.applied;
+  }
+
   /** The index of the entry that carries the configuration in force (0 for the initial one). */
   membershipIndex(): number {
     return this.#raft.log.configs.latestIndex();

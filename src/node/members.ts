@@ -185,7 +185,7 @@ export class Members {
       );
       entry = { joint: index, waiter };
       if (!waiter.settled) this.#leaving.add(entry);
-      this.#checkLeft(raw.status().appliedIndex);
+      this.#checkLeft(raw.appliedIndex);
       await waiter.promise;
     }
     return this.list();
@@ -282,7 +282,7 @@ export class Members {
     );
     entry = { index, waiter: applied };
     if (!applied.settled) this.#applying.add(entry);
-    this.appliedTo(this.#ctx.raw.status().appliedIndex);
+    this.appliedTo(this.#ctx.raw.appliedIndex);
     await applied.promise;
     return this.list();
   }
@@ -475,7 +475,7 @@ export class Members {
       return;
     }
     const index = raw.membershipIndex();
-    if (raw.status().commitIndex < index) return;
+    if (raw.commitIndex < index) return;
     // A configuration that leaves this node out removes it only if this node was in the one
     // before (in its log, or earlier in this life). A node that joins is sent a snapshot
     // taken before it was added, whose configuration does not name it yet: no removal.

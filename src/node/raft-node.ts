@@ -475,6 +475,11 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     return p;
   }
 
+  /** The highest log index this node knows committed (what `status()` has, without the rest). */
+  get commitIndex(): number {
+    return this.#raw.commitIndex;
+  }
+
   status(): NodeStatus {
     const s = this.#raw.status();
     return {

@@ -319,7 +319,7 @@ export class SnapshotTransfers {
     const { storage } = this.#ctx;
     if (storage.writeSnapshot === undefined) return { offset: 0, status: 'failed' };
     // Already installed (a late copy of a finished transfer): nothing to do.
-    if (this.#ctx.raw.status().commitIndex >= m.snapshot.index) {
+    if (this.#ctx.raw.commitIndex >= m.snapshot.index) {
       return { offset: m.offset + m.data.byteLength, status: 'installed' };
     }
     // Already written here, and not installed: its hand-over to the core was lost (the core

@@ -139,7 +139,7 @@ export class Churn<S extends StateMachine> {
       const i = this.#cluster.indexOf(id);
       const learner = i === null ? null : this.#cluster.node(i);
       if (node !== null && learner !== null) {
-        if (learner.status().appliedIndex >= node.status().commitIndex) return;
+        if (learner.status().appliedIndex >= node.commitIndex) return;
       }
       await new Promise<void>((resolve) => this.#scheduler.after(100, this.#actor, resolve));
     }

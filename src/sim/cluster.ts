@@ -236,7 +236,7 @@ export class SimCluster<S extends StateMachine> {
             return;
           }
           this.stats.snapshots++;
-          const commit = life.node?.status().commitIndex ?? 0;
+          const commit = life.node?.commitIndex ?? 0;
           invariants.snapshotTaken(slot.id, meta, took.digest, commit);
         },
         installed: (term, meta, entries) => {
@@ -501,7 +501,7 @@ export class SimCluster<S extends StateMachine> {
         term,
         voters: new Set(config.voters.map((v) => v.id)),
         outgoing: new Set(config.outgoing.map((v) => v.id)),
-        configCommitted: config.index <= slot.life.node.status().commitIndex,
+        configCommitted: config.index <= slot.life.node.commitIndex,
       });
     }
     this.#o.invariants.checkElectable(logs);
@@ -510,7 +510,7 @@ export class SimCluster<S extends StateMachine> {
   #watchCommit(slot: Slot<S>): void {
     const node = slot.life?.node;
     if (node == null || !node.running) return;
-    const commit = node.status().commitIndex;
+    const commit = node.commitIndex;
     this.#o.invariants.commitMoved(slot.id, slot.commitFloor, commit);
     if (commit > slot.commitFloor) slot.commitFloor = commit;
   }

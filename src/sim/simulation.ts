@@ -246,7 +246,7 @@ function commitEverywhere<S extends StateMachine>(
       const node = leader === null ? null : cluster.node(leader);
       if (node !== null) {
         const list = node.members();
-        if (list.outgoing.length === 0 && list.index <= node.status().commitIndex) break;
+        if (list.outgoing.length === 0 && list.index <= node.commitIndex) break;
       }
       await new Promise<void>((resolve) => scheduler.after(20, actor, resolve));
     }

@@ -28,7 +28,29 @@ test('runs seeds and sums up what was injected', async () => {
   assert.equal(r.code, 0, r.out + r.err);
   assert.match(r.out, /^seed 5 \(3 nodes\): ok {2}\d+ ops/m);
   assert.match(r.out, /^seed 6 \(5 nodes\): ok/m);
-  assert.match(r.out, /^2 runs, 0 failed, [\d.]+ runs\/s; faults injected: crash \d+, /m);
+  assert.match(
+    r.out,
+    /^2 runs, 0 failed, [\d.]+ runs\/s \(\d+ an hour, 1 at once\); faults injected: crash \d+, /m,
+  );
+});
+
+test('--jobs 2: the same runs in two worker processes, merged', async () => {
+  const args = ['sim', '--seed', '5', '--seeds', '4', '--nodes', '3,5', '--duration-ms', '3000'];
+  const one = await raftkit(...args);
+  const two = await raftkit(...args, '--jobs', '2');
+  assert.equal(two.code, 0, two.out + two.err);
+  // A run is decided by its options alone: where it ran changes nothing but its time.
+  const runs = (out: string) =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('seed '))
+      .map((l) => l.replace(/, [\d.]+ s$/, ''))
+      .sort();
+  assert.deepEqual(runs(two.out), runs(one.out));
+  assert.equal(runs(two.out).length, 4);
+  const injected = (out: string) => /faults injected: (.*)$/m.exec(out)?.[1];
+  assert.equal(injected(two.out), injected(one.out));
+  assert.match(two.out, /^4 runs, 0 failed, .*, 2 at once\)/m);
 });
 
 test('--verbose lists the schedule; --faults none runs without faults', async () => {
