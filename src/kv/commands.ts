@@ -80,6 +80,17 @@ const fields: Record<KvCommand['op'], Record<string, (v: unknown) => boolean>> =
   cas: { key: isString, expected: isNullableString, value: isNullableString },
 };
 
+// Per op, made once: the field checks, and every field a command of that op may have.
+const fieldChecks = Object.fromEntries(
+  Object.entries(fields).map(([op, f]) => [op, Object.entries(f)]),
+) as unknown as Record<KvCommand['op'], readonly [string, (v: unknown) => boolean][]>;
+const allowedFields = Object.fromEntries(
+  Object.entries(fields).map(([op, f]) => [
+    op,
+    new Set(['op', 'at', 'session', ...Object.keys(f)]),
+  ]),
+) as unknown as Record<KvCommand['op'], ReadonlySet<string>>;
+
 /**
  * The command in `bytes`. Entries come from the log, checksummed, but a state machine trusts
  * nothing: whatever is not exactly a command is refused, identically on every node.
@@ -95,17 +106,21 @@ export function decodeKvCommand(bytes: Uint8Array, index: number): KvCommand {
     throw new InvalidCommandError(index, 'not a key-value command (not an object)');
   }
   const c = parsed as Record<string, unknown>;
-  const shape = typeof c.op === 'string' ? fields[c.op as KvCommand['op']] : undefined;
+  const shape =
+    typeof c.op === 'string' && Object.hasOwn(fields, c.op)
+      ? fieldChecks[c.op as KvCommand['op']]
+      : undefined;
   if (shape === undefined) throw new InvalidCommandError(index, `unknown op ${String(c.op)}`);
   if ('at' in c && (!Number.isSafeInteger(c.at) || (c.at as number) < 0)) {
     throw new InvalidCommandError(index, 'invalid time');
   }
-  for (const [name, check] of Object.entries(shape)) {
+  for (const [name, check] of shape) {
     if (!(name in c) || !check(c[name])) throw new InvalidCommandError(index, `bad ${name}`);
   }
-  const allowed = new Set(['op', 'at', 'session', ...Object.keys(shape)]);
-  const extra = Object.keys(c).find((k) => !allowed.has(k));
-  if (extra !== undefined) throw new InvalidCommandError(index, `unexpected field ${extra}`);
+  const allowed = allowedFields[c.op as KvCommand['op']] as ReadonlySet<string>;
+  for (const k in c) {
+    if (!allowed.has(k)) throw new InvalidCommandError(index, `unexpected field ${k}`);
+  }
   if ('session' in c && (c.op === 'register' || !isSessionRef(c.session))) {
     throw new InvalidCommandError(index, 'bad session');
   }

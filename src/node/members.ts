@@ -114,6 +114,7 @@ export class Members {
   /** Changes through a joint configuration, waiting for the entry that leaves it to apply. */
   readonly #leaving = new Set<Leaving>();
   #removedAt: number | null = null;
+  #listed: { readonly m: Membership; readonly list: MemberList } | null = null;
   /** This node has been in the configuration in force at some point of this life. */
   #wasMember = false;
   /** Requests this node forwarded to its leader, by number. */
@@ -136,14 +137,20 @@ export class Members {
   list(): MemberList {
     const { raw } = this.#ctx;
     const m = raw.membership();
+    const index = raw.membershipIndex();
+    // The same configuration gives the same (frozen) list: asked for often, it seldom changes.
+    const cached = this.#listed;
+    if (cached !== null && cached.m === m && cached.list.index === index) return cached.list;
     const info = (ids: Iterable<NodeId>): MemberInfo[] =>
-      [...ids].map((id) => ({ id, address: this.addressOf(id, m) }));
-    return {
-      voters: info(m.voters),
-      learners: info(m.learners),
-      outgoing: info(m.outgoingVoters),
-      index: raw.membershipIndex(),
-    };
+      [...ids].map((id) => Object.freeze({ id, address: this.addressOf(id, m) }));
+    const list = Object.freeze({
+      voters: Object.freeze(info(m.voters)),
+      learners: Object.freeze(info(m.learners)),
+      outgoing: Object.freeze(info(m.outgoingVoters)),
+      index,
+    });
+    this.#listed = { m, list };
+    return list;
   }
 
   /** Where `id` listens: as the configuration says, else as the node was told, else its id. */

@@ -6,7 +6,7 @@
  * every node through the invariants and reports a node that stopped on its own.
  */
 import type { NodeId } from '../core/index.js';
-import { type Clock, RaftNode, type StateMachine } from '../node/index.js';
+import { type Clock, type MemberList, RaftNode, type StateMachine } from '../node/index.js';
 import { FileStorage } from '../storage/index.js';
 import { SimClock } from './clock.js';
 import { SimDisk } from './disk.js';
@@ -46,6 +46,12 @@ interface Slot<S extends StateMachine> {
   rate: number;
   /** The highest commit index seen in the current life (a new life may start lower). */
   commitFloor: number;
+  /** The voters' sets of the last configuration list the node gave (`checkStep`). */
+  configSets?: {
+    readonly list: MemberList;
+    readonly voters: ReadonlySet<NodeId>;
+    readonly outgoing: ReadonlySet<NodeId>;
+  };
 }
 
 export interface ClusterOptions<S extends StateMachine> {
@@ -493,14 +499,22 @@ export class SimCluster<S extends StateMachine> {
       const term = (index: number) =>
         index === snapshot?.index ? snapshot.term : storage.term(index);
       const config = slot.life.node.members();
+      // The node hands out the same list while its configuration stands: so are the sets.
+      if (slot.configSets?.list !== config) {
+        slot.configSets = {
+          list: config,
+          voters: new Set(config.voters.map((v) => v.id)),
+          outgoing: new Set(config.outgoing.map((v) => v.id)),
+        };
+      }
       logs.push({
         id: slot.id,
         lastIndex,
         lastTerm: term(lastIndex) ?? 0,
         snapshotIndex: snapshot?.index ?? 0,
         term,
-        voters: new Set(config.voters.map((v) => v.id)),
-        outgoing: new Set(config.outgoing.map((v) => v.id)),
+        voters: slot.configSets.voters,
+        outgoing: slot.configSets.outgoing,
         configCommitted: config.index <= slot.life.node.commitIndex,
       });
     }

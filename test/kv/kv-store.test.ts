@@ -88,6 +88,10 @@ describe('operations', () => {
       '{"op":"put","key":"k","value":"v","at":0,"session":{"client":0,"seq":1,"ack":1}}',
       '{"op":"register","at":0,"session":{"client":1,"seq":1,"ack":1}}',
       '{"op":"cas","key":"k","expected":"v","at":0}',
+      // Names every object has were taken for ops, and applied as nothing.
+      '{"op":"constructor"}',
+      '{"op":"toString","key":"k"}',
+      '{"op":"__proto__"}',
     ];
     for (const b of bad) {
       const bytes = typeof b === 'string' ? new TextEncoder().encode(b) : b;
