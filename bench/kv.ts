@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RaftkitClient } from '../src/kv/index.js';
-import { NodeProcess, statusOf } from '../test/faults/processes.js';
+import { NodeProcess, statusOf } from '../src/verify/index.js';
 import { freePorts } from '../test/support/ports.js';
 import { flag } from './args.js';
 
@@ -103,6 +103,6 @@ try {
   );
 } finally {
   await Promise.all(nodes.map((n) => n.stop()));
-  for (const n of nodes) n.close();
+  await Promise.all(nodes.map((n) => n.close()));
   rmSync(dir, { recursive: true, force: true });
 }

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { NodeProcess, statusOf } from '../faults/processes.js';
+import { NodeProcess, statusOf } from '../../src/verify/index.js';
 import { freePorts } from '../support/ports.js';
 
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/raftkit.js');
@@ -63,7 +63,7 @@ test('a put with the paused leader listed first succeeds once a new leader is el
     assert.deepEqual(await got.json(), { key: 'k', value: 'v', index });
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
-    for (const n of nodes) n.close();
+    await Promise.all(nodes.map((n) => n.close()));
     rmSync(dir, { recursive: true, force: true });
   }
 });

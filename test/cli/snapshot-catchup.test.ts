@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { replayKv } from '../../src/cli/replay.js';
-import { NodeProcess } from '../faults/processes.js';
+import { NodeProcess } from '../../src/verify/index.js';
 import { freePorts } from '../support/ports.js';
 
 interface Status {
@@ -106,7 +106,7 @@ test('a follower stopped through 20,000 writes catches up by snapshot and holds 
     assert.deepEqual(stores[1], stores[0]);
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
-    for (const n of nodes) n.close();
+    await Promise.all(nodes.map((n) => n.close()));
     rmSync(dir, { recursive: true, force: true });
   }
 });
