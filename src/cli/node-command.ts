@@ -150,6 +150,11 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
     base: { node: id },
     ...(flags.logFormat === undefined ? {} : { format: flags.logFormat }),
   });
+  // A node outlives the pipe its stdout was (a supervisor that died): its few lines there are
+  // lost, the node is not. Its log goes to stderr.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
   const tlsFiles = [flags.tlsCert, flags.tlsKey, flags.tlsCa];
   if (tlsFiles.some((f) => f !== undefined) && tlsFiles.some((f) => f === undefined)) {
     throw new Error('--tls-cert, --tls-key and --tls-ca come together');

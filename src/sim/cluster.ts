@@ -29,6 +29,10 @@ interface Life<S extends StateMachine> {
   /** Ended by a crash: whatever it still does is a ghost's. */
   crashed: boolean;
   stopping: boolean;
+  /** The life began on an empty disk (a node that joins). */
+  startedEmpty?: boolean;
+  /** The node has been in the configuration in force on it at some step of this life. */
+  wasMember?: boolean;
 }
 
 interface Slot<S extends StateMachine> {
@@ -223,6 +227,7 @@ export class SimCluster<S extends StateMachine> {
         logger: { warn: () => this.stats.tornTails++ },
       });
       if (!actor.alive) return;
+      life.startedEmpty = file.lastIndex() === 0 && file.snapshot() === null;
       const digest = this.#o.digest;
       /** The last index this life's state covers: a command applied, or a snapshot restored. */
       let covered = 0;
@@ -320,6 +325,9 @@ export class SimCluster<S extends StateMachine> {
         if (reason !== null && !life.crashed) {
           this.failure ??= new Error(`${slot.id} stopped by itself: ${reason.message}`);
         }
+      });
+      node.on('removed', (index) => {
+        if (!life.crashed) this.#checkRemoved(slot, index);
       });
       life.node = node;
       await node.start();
@@ -507,6 +515,10 @@ export class SimCluster<S extends StateMachine> {
           outgoing: new Set(config.outgoing.map((v) => v.id)),
         };
       }
+      if (slot.life.wasMember !== true) {
+        const own = (v: { id: string }) => v.id === slot.id;
+        slot.life.wasMember = config.voters.some(own) || config.learners.some(own);
+      }
       logs.push({
         id: slot.id,
         lastIndex,
@@ -519,6 +531,32 @@ export class SimCluster<S extends StateMachine> {
       });
     }
     this.#o.invariants.checkElectable(logs);
+  }
+
+  /**
+   * `slot`'s node says the configuration at `index` removed it (`raftkit node` then stops
+   * itself). A node that started empty and has not been a member since (one that joins)
+   * cannot have been removed: no running node may hold a later committed configuration that
+   * has it.
+   *
+   * (A member removed and added again under its id with its old log, as the `joint` churn
+   * does, may say so while it catches up through the configuration that removed it: the
+   * command line has such a node start on an empty directory; that case is not checked.)
+   */
+  #checkRemoved(slot: Slot<S>, index: number): void {
+    if (slot.life?.startedEmpty !== true || slot.life.wasMember === true) return;
+    for (const other of this.#slots) {
+      const node = other.life?.node;
+      if (other === slot || node == null || !node.running) continue;
+      const m = node.members();
+      if (m.index <= index || m.index > node.commitIndex) continue;
+      if ([...m.voters, ...m.learners, ...m.outgoing].some((v) => v.id === slot.id)) {
+        this.failure ??= new Error(
+          `${slot.id} says the configuration at ${index} removed it, but ${other.id} has it in the committed configuration at ${m.index}`,
+        );
+        return;
+      }
+    }
   }
 
   #watchCommit(slot: Slot<S>): void {

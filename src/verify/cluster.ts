@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { NamespaceNetwork } from './netns.js';
 import { NodeProcess, type StatusSnapshot, statusOf } from './node-process.js';
+import { noteNode } from './orphans.js';
 import { sleep } from './workload.js';
 
 export interface ClusterOptions {
@@ -132,6 +133,7 @@ export class VerifyCluster {
       dataName: slot.lives === 1 ? `node${slot.index + 1}` : `node${slot.index + 1}-${slot.lives}`,
       extra: [...this.o.nodeArgs, ...(how.learner === true ? ['--learner'] : [])],
       env: this.o.env,
+      onStart: noteNode,
       ...(how.join === undefined ? {} : { join: how.join }),
       ...(net === null ? {} : { prefix: net.prefix(slot.index) }),
       ...(this.o.bin === undefined ? {} : { bin: this.o.bin }),

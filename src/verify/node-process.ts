@@ -7,7 +7,7 @@
  * own, appended to across its lives.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { appendFileSync, closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,6 +37,8 @@ export interface NodeProcessOptions {
   readonly bin?: string;
   /** The data directory's name under `dir` (default `node<index+1>`). */
   readonly dataName?: string;
+  /** Called with the pid of each process started. */
+  readonly onStart?: (pid: number) => void;
 }
 
 export class NodeProcess {
@@ -124,13 +126,20 @@ export class NodeProcess {
       ...(o.extra ?? []),
     ];
     const [command, ...prefixArgs] = [...(o.prefix ?? []), process.execPath];
-    const child = spawn(command as string, [...prefixArgs, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...o.env },
-    });
-    this.#log.write(`--- start ${this.starts} at ${new Date().toISOString()}\n`);
+    appendFileSync(this.logFile, `--- start ${this.starts} at ${new Date().toISOString()}\n`);
+    // The log (stderr) goes straight to the file: nothing is lost if this process is busy
+    // or dies, and a node outliving it is not stopped by a broken pipe.
+    const logFd = openSync(this.logFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(command as string, [...prefixArgs, ...args], {
+        stdio: ['ignore', 'pipe', logFd],
+        env: { ...process.env, ...o.env },
+      });
+    } finally {
+      closeSync(logFd);
+    }
     child.stdout?.pipe(this.#log, { end: false });
-    child.stderr?.pipe(this.#log, { end: false });
     child.stdout?.on('data', (c: Buffer) => {
       this.output += c.toString();
     });
@@ -142,6 +151,7 @@ export class NodeProcess {
     });
     this.#child = child;
     this.#paused = false;
+    if (child.pid !== undefined) o.onStart?.(child.pid);
   }
 
   /** SIGKILL, and waits until the process is gone. */

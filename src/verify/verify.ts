@@ -15,6 +15,7 @@ import { type Slot, VerifyCluster } from './cluster.js';
 import { checkDurable, type DurabilityReport } from './durability.js';
 import { Nemesis, type NemesisKind, setClock } from './nemesis.js';
 import { NamespaceNetwork, namespacesUnavailable, removeOrphans } from './netns.js';
+import { forgetNodes, stopOrphanedNodes } from './orphans.js';
 import { writeReport } from './report.js';
 import { KvLoad, type Outcome, type Recorded, seeded, sleep } from './workload.js';
 
@@ -101,6 +102,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
   try {
     mkdirSync(options.report, { recursive: true });
     if (!external) {
+      const orphans = stopOrphanedNodes();
+      if (orphans > 0) options.log(`stopped ${orphans} nodes left running by an earlier run`);
       const unavailable = await namespacesUnavailable();
       if (unavailable === null) {
         const removed = await removeOrphans();
@@ -137,15 +140,15 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
       });
       checkAborted();
       cluster.startAll();
-      options.log(
-        `verify: ${options.nodes} nodes ${network === null ? 'on loopback' : 'in network namespaces'}, ` +
-          `${options.clients} clients on ${options.keys} keys, nemesis ${[...kinds].join(',') || 'none'}, seed ${options.seed}`,
-      );
       if ((await cluster.agreedLeader(30_000)) === null) {
         throw new Error(
           'the cluster elected no leader within 30 s (see the node logs in the report folder)',
         );
       }
+      options.log(
+        `verify: ${options.nodes} nodes ${network === null ? 'on loopback' : 'in network namespaces'}, ` +
+          `${options.clients} clients on ${options.keys} keys, nemesis ${[...kinds].join(',') || 'none'}, seed ${options.seed}`,
+      );
     }
     const urls = external ? [...(options.endpoints as string[])] : (cluster as VerifyCluster).urls;
     const initial = external ? urls : urls.slice(0, options.nodes);
@@ -293,6 +296,7 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
     await cluster?.killAll();
     await cluster?.close();
     await network?.destroy();
+    forgetNodes();
   }
 }
 

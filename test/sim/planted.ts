@@ -204,6 +204,14 @@ export const plantedBugs: readonly PlantedBug[] = [
     find: 'if (wall === null) return true;',
     replace: 'if (wall === null || wall !== null) return true;',
   },
+  {
+    name: 'joiner-thinks-itself-removed',
+    description:
+      'a node that joins takes the configuration of the snapshot it is sent (taken before it was added) for its removal, and `raftkit node` stops itself',
+    file: 'node/members.ts',
+    find: 'if (!this.#wasMember && !isMember(raw.membershipAt(index - 1), id)) return;',
+    replace: '',
+  },
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -181,9 +181,10 @@ test('--endpoints: the same clients and checks against a cluster verify did not 
 });
 
 /** Starts `raftkit verify ...args` and resolves once its output matches `ready`. */
-function startVerify(args: readonly string[], ready: RegExp) {
+function startVerify(args: readonly string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env) {
   const child = spawn(process.execPath, [bin, 'verify', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   let out = '';
   const gone = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -309,6 +310,45 @@ test('without network namespaces (no `ip`), verify says so and runs without part
     assert.match(r.stdout, /nodes on loopback/);
     assert.match(lastLine(r.stdout), /^linearizable: /);
   } finally {
+    rmSync(report, { recursive: true, force: true });
+    rmSync(empty, { recursive: true, force: true });
+  }
+});
+
+test('on loopback too, the nodes of a SIGKILLed verify are stopped by the next run', {
+  timeout: 120_000,
+}, async () => {
+  const report = mkdtempSync(join(tmpdir(), 'raftkit-verify-kill-lo-'));
+  const empty = mkdtempSync(join(tmpdir(), 'raftkit-no-ip-'));
+  // No `ip` on the PATH: no namespaces, the nodes run on loopback.
+  const env = { ...process.env, PATH: empty };
+  const run = startVerify(
+    ['--seconds', '60', '--nemesis', 'none', '--report', join(report, 'a')],
+    /verify: 3 nodes on loopback/,
+    env,
+  );
+  try {
+    await run.seen;
+    const pid = run.child.pid as number;
+    run.child.kill('SIGKILL');
+    await run.gone;
+    const noted = readFileSync(join(tmpdir(), 'raftkit-verify', `${pid}.pids`), 'utf8')
+      .trim()
+      .split('\n')
+      .map(Number);
+    assert.equal(noted.length, 3);
+    for (const p of noted) process.kill(p, 0); // still running
+    const next = startVerify(
+      ['--seconds', '2', '--nemesis', 'none', '--report', join(report, 'b')],
+      /linearizable: /,
+      env,
+    );
+    await next.seen;
+    assert.equal(await next.gone, 0, next.output());
+    assert.match(next.output(), /stopped 3 nodes left running by an earlier run/);
+    for (const p of noted) assert.throws(() => process.kill(p, 0), `node process ${p} is gone`);
+  } finally {
+    run.child.kill('SIGKILL');
     rmSync(report, { recursive: true, force: true });
     rmSync(empty, { recursive: true, force: true });
   }
