@@ -7,7 +7,7 @@
  * With `endpoints`, the same clients and checks against a cluster the user runs (no nemesis,
  * no log check: the data is not here).
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkLinearizable, kvModel, type Verdict } from '../check/index.js';
 import { RaftkitClient } from '../kv/index.js';
@@ -99,6 +99,11 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
   const checkAborted = () => {
     if (options.signal?.aborted === true) throw new VerifyAbortedError();
   };
+  // A folder of an earlier run holds its nodes' data: nodes started on it would not be a new
+  // cluster (and its history would be mixed with this one's).
+  if (existsSync(options.report) && readdirSync(options.report).length > 0) {
+    throw new Error(`the report folder ${options.report} is not empty: give a new one (--report)`);
+  }
   try {
     mkdirSync(options.report, { recursive: true });
     if (!external) {
@@ -153,16 +158,21 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
     const urls = external ? [...(options.endpoints as string[])] : (cluster as VerifyCluster).urls;
     const initial = external ? urls : urls.slice(0, options.nodes);
     // Half the clients talk to one node each (as Jepsen's do), so that what a follower
-    // answers is checked too; the others find the leader among every node.
+    // answers is checked too, and mostly read (a client waiting on a write sees nothing: the
+    // reads are what shows a node answering from a stale state); the others find the leader
+    // among every node and do the usual mix.
+    const readShares: number[] = [];
     for (let c = 0; c < options.clients; c++) {
       const pinned = c % 2 === 0;
       const endpoints = pinned ? [initial[(c / 2) % initial.length] as string] : urls;
       clients.push(new RaftkitClient({ endpoints, timeoutMs: 3000, attemptTimeoutMs: 1500 }));
+      readShares.push(pinned ? 0.8 : 0.35);
     }
     const keys = Array.from({ length: options.keys }, (_, i) => `k${i}`);
     load = new KvLoad(clients, seeded(options.seed), {
       keys,
       now,
+      readShares,
       ...(options.rate === undefined ? {} : { rate: options.rate }),
     });
     if (cluster !== null && kinds.size > 0) {

@@ -39,6 +39,8 @@ export interface LoadOptions {
   readonly rate?: number;
   /** Milliseconds since the run began (every recorded time is on this scale). */
   readonly now: () => number;
+  /** Per client, the share of its operations that are gets (default 0.35 each). */
+  readonly readShares?: readonly number[];
 }
 
 export class KvLoad {
@@ -165,12 +167,15 @@ export class KvLoad {
       const key = keys[Math.floor(this.random() * keys.length)] as string;
       const roll = this.random();
       const value = `c${c}-${n}`;
-      if (roll < 0.35) {
+      // Gets, then the writes in the proportions put 30 : delete 10 : compare-and-set 25.
+      const reads = this.options.readShares?.[c] ?? 0.35;
+      const write = (roll - reads) / (1 - reads);
+      if (roll < reads) {
         const v = await this.run(client, c, { key, op: 'get' });
         if (typeof v === 'string' || v === null) seen.set(key, v);
-      } else if (roll < 0.65) {
+      } else if (write < 30 / 65) {
         await this.run(client, c, { key, op: 'put', value });
-      } else if (roll < 0.75) {
+      } else if (write < 40 / 65) {
         if ((await this.run(client, c, { key, op: 'del' })) !== undefined) seen.set(key, null);
       } else {
         // Mostly the value last seen (so that some swaps succeed), sometimes absent.

@@ -113,8 +113,11 @@ test('over UDP a snapshot comes in pieces that each fit a datagram, acknowledged
     assert.ok(back.node.status().snapshotIndex > 0, 'by snapshot');
     assert.deepEqual(storeOf(back), storeOf(c.nodes[leader] as KvNode));
     const sent = c.nodes[leader]?.node.transportStats().sentByType['snapshot-chunk'] ?? 0;
-    // About 400 KB of state in pieces of under 64 KiB.
-    assert.ok(sent >= 6, `${sent} pieces`);
+    // The state the snapshot holds (about 1 KB a key, one key an entry but for a few entries
+    // of sessions and configuration) in pieces of under 64 KiB. Which snapshot the follower
+    // is sent (at 300, 350 or 400 entries) depends on timing: count from the one it got.
+    const stateBytes = (back.node.status().snapshotIndex - 10) * 1000;
+    assert.ok(sent >= Math.floor(stateBytes / 65_536), `${sent} pieces for ${stateBytes} bytes`);
     const acks = back.node.transportStats().sentByType['snapshot-ack'] ?? 0;
     assert.ok(acks >= sent - 1, `${acks} acknowledgements for ${sent} pieces`);
   } finally {

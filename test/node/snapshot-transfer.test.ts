@@ -172,7 +172,12 @@ test('a snapshot already written here but not installed (its delivery went stale
   let commit = 10;
   const transfers = new SnapshotTransfers({
     id: 'b',
-    raw: { status: () => ({ commitIndex: commit }), reportSnapshot() {} } as unknown as RawNode,
+    raw: {
+      get commitIndex() {
+        return commit;
+      },
+      reportSnapshot() {},
+    } as unknown as RawNode,
     storage: {
       snapshot: () => meta,
       snapshotFile: () => ({ meta, file: 'state_machine/x.snap', bytes: 10 }),

@@ -353,3 +353,29 @@ test('on loopback too, the nodes of a SIGKILLed verify are stopped by the next r
     rmSync(empty, { recursive: true, force: true });
   }
 });
+
+test('wrong flags, and a report folder of an earlier run, are refused in one line', async () => {
+  const used = mkdtempSync(join(tmpdir(), 'raftkit-verify-used-'));
+  writeFileSync(join(used, 'history.jsonl'), '');
+  try {
+    const cases: [string[], RegExp][] = [
+      [['--nodes', '4'], /--nodes.*expected 3, 5 or 7/],
+      [
+        ['--nemesis', 'kill,flood'],
+        /expected a list of kill, pause, partition, member, snapshot, clock; or all, or none \(not "flood"\)/,
+      ],
+      [['--seconds', '0'], /--seconds.*positive integer/],
+      [['--endpoints', 'http://[bad'], /not a URL/],
+      [['--read-mode', 'psychic'], /--read-mode.*index, lease/],
+      [['--report', used], /the report folder .* is not empty: give a new one/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await raftkitWithin(20_000, ['verify', ...args]);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  } finally {
+    rmSync(used, { recursive: true, force: true });
+  }
+});
