@@ -177,7 +177,7 @@ function shadeFaults(u) {
   new uPlot({
     width, height: Math.max(160, 22 * clients + 60),
     scales: { x: { time: false }, y: { range: [-0.5, clients - 0.5] } },
-    axes: [{ label: 'seconds' }, { label: 'client', incrs: [1], values: (u, v) => v.map((c) => Number.isInteger(c) ? 'c' + c : '') }],
+    axes: [{ label: 'seconds' }, { label: 'client', splits: () => Array.from({ length: clients }, (_, i) => i), values: (u, v) => v.map((c) => 'c' + c) }],
     series: [{}, { label: 'operations', stroke: 'transparent', points: { show: false } }],
     legend: { show: false },
     hooks: { drawClear: [shadeFaults], draw: [(u) => {
