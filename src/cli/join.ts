@@ -49,6 +49,9 @@ export async function joinCluster(
     await retrying(left, ['change-in-progress', 'not-ready'], ['already-member'], () =>
       client.addMember(node.id, options.address, { learner: true, timeoutMs: left() }),
     );
+    // Where it was added (added already: the configuration in force has it): the log before
+    // that is an earlier life's, whatever it says of this id.
+    node.joined((await client.members({ timeoutMs: left() })).index);
     options.logger.info({ id: node.id }, 'added as a learner; catching up');
     if (options.learner) return 'joined-as-learner';
     await caughtUp(node, left);

@@ -54,6 +54,12 @@ export interface ChangeResult extends MemberList {}
 
 export interface MembersContext {
   readonly id: NodeId;
+  /**
+   * This node started empty to join a running cluster (`join: true`): until `joined()` says
+   * at which configuration it was added, nothing in the log it is sent can mean it was
+   * removed (see `#checkRemoved`).
+   */
+  readonly joining?: boolean;
   readonly raw: RawNode;
   readonly transport: Transport;
   readonly waiters: Waiters;
@@ -115,6 +121,10 @@ export class Members {
   readonly #leaving = new Set<Leaving>();
   #removedAt: number | null = null;
   #listed: { readonly m: Membership; readonly list: MemberList } | null = null;
+  /** Joining, not yet told where it was added (`joined`). */
+  #joining: boolean;
+  /** The configuration that added this node, if it joined; 0 otherwise. */
+  #joinedAt = 0;
   /** This node has been in the configuration in force at some point of this life. */
   #wasMember = false;
   /** Requests this node forwarded to its leader, by number. */
@@ -131,6 +141,17 @@ export class Members {
 
   constructor(context: MembersContext) {
     this.#ctx = context;
+    this.#joining = context.joining === true;
+  }
+
+  /**
+   * A node that joins was added by the configuration at `index`: from now on a later one that
+   * leaves it out removes it.
+   */
+  joined(index: number): void {
+    this.#joining = false;
+    this.#joinedAt = Math.max(this.#joinedAt, index);
+    this.#checkRemoved();
   }
 
   /** The configuration in force on this node (the last one in its log). */
@@ -369,7 +390,7 @@ export class Members {
     if (m.id === 0 && m.code === 'RAFT_NOT_MEMBER') {
       // A leader of this term or a later one says this node is out: believed, as a leader's
       // entries would be (its configuration is committed, and the newest there is).
-      if (this.#removedAt === null && m.term >= this.#ctx.raw.term) {
+      if (this.#removedAt === null && !this.#joining && m.term >= this.#ctx.raw.term) {
         this.#removedAt = m.index;
         this.#ctx.removed(m.index);
       }
@@ -473,7 +494,10 @@ export class Members {
   }
 
   #checkRemoved(): void {
-    if (this.#removedAt !== null) return;
+    // A node that joins may be sent the whole log from its start: the configurations of an
+    // earlier life under its id (one that removed it, if it was a member once, wiped and
+    // added again) are history, not news.
+    if (this.#removedAt !== null || this.#joining) return;
     const { raw, id } = this.#ctx;
     const m = raw.membership();
     if (m.voters.size === 0) return;
@@ -482,7 +506,7 @@ export class Members {
       return;
     }
     const index = raw.membershipIndex();
-    if (raw.commitIndex < index) return;
+    if (raw.commitIndex < index || index <= this.#joinedAt) return;
     // A configuration that leaves this node out removes it only if this node was in the one
     // before (in its log, or earlier in this life). A node that joins is sent a snapshot
     // taken before it was added, whose configuration does not name it yet: no removal.

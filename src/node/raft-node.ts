@@ -250,6 +250,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     });
     this.#members = new Members({
       id: this.id,
+      joining: options.join === true && this.#raw.status().lastIndex === 0,
       raw: this.#raw,
       transport: this.#transport,
       waiters: this.#waiters,
@@ -398,6 +399,16 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   /** The configuration in force on this node: voters and learners, with their addresses. */
   members(): MemberList {
     return this.#members.list();
+  }
+
+  /**
+   * For a node started with `join: true`: the configuration at `index` added it. Until this
+   * is called, such a node never concludes from its log that it was removed (it may be sent
+   * the configurations of an earlier member under its id); after it, a later configuration
+   * that leaves it out does (the `removed` event).
+   */
+  joined(index: number): void {
+    this.#members.joined(index);
   }
 
   /**

@@ -50,7 +50,7 @@ export class Churn<S extends StateMachine> {
     const { voters, members } = config;
     switch (op) {
       case 'add':
-        if (!members.has(id)) await this.#ask((n) => n.addVoter(id, id, timeout()));
+        if (!members.has(id)) await this.#add(id, (n) => n.addVoter(id, id, timeout()));
         return;
       case 'remove':
         if (members.has(id) && (voters.size > MIN_VOTERS || !voters.has(id))) {
@@ -64,13 +64,13 @@ export class Churn<S extends StateMachine> {
         if (spare === undefined) return;
         c.crash(node, 10_000);
         if (!(await this.#ask((n) => n.removeMember(id, timeout())))) return;
-        await this.#ask((n) => n.addVoter(spare, spare, timeout()));
+        await this.#add(spare, (n) => n.addVoter(spare, spare, timeout()));
         return;
       }
       case 'joint': {
         // A non-member in place of a voter, in one change: through the joint configuration.
         if (members.has(id) || !voters.has(otherId)) return;
-        if (!(await this.#ask((n) => n.addLearner(id, id, timeout())))) return;
+        if (!(await this.#add(id, (n) => n.addLearner(id, id, timeout())))) return;
         await this.#caughtUp(id);
         const changes: MemberChange[] = [
           { type: 'add-voter', id },
@@ -87,7 +87,7 @@ export class Churn<S extends StateMachine> {
         // form disjoint majorities).
         if (!voters.has(otherId) || voters.size <= MIN_VOTERS || voters.has(id)) return;
         if (!members.has(id)) {
-          if (!(await this.#ask((n) => n.addLearner(id, id, timeout())))) return;
+          if (!(await this.#add(id, (n) => n.addLearner(id, id, timeout())))) return;
           await this.#caughtUp(id);
         }
         await Promise.all([
@@ -129,6 +129,24 @@ export class Churn<S extends StateMachine> {
     if (reply.ok) this.#cluster.stats.memberChanges++;
     else this.#cluster.stats.memberRefusals++;
     return reply.ok;
+  }
+
+  /**
+   * Adds `id` through the leader and, once added, tells the new node at which configuration
+   * (as `raftkit node --join` does when the cluster answers it).
+   */
+  async #add(
+    id: string,
+    change: (node: SimNode<S>) => Promise<{ readonly index: number }>,
+  ): Promise<boolean> {
+    let index = 0;
+    const ok = await this.#ask(async (n) => {
+      index = (await change(n)).index;
+    });
+    const i = this.#cluster.indexOf(id);
+    const node = i === null ? null : this.#cluster.node(i);
+    if (ok) node?.joined(index);
+    return ok;
   }
 
   /** Waits a little for a learner to catch up (a promotion before then is refused). */

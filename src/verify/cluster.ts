@@ -37,6 +37,25 @@ export interface Slot {
   lives: number;
 }
 
+interface MemberIds {
+  readonly index: number;
+  readonly voters: readonly { readonly id: string }[];
+  readonly learners: readonly { readonly id: string }[];
+}
+
+/** GET /v1/members of the node at `url` as its leader knows them, or null. */
+async function membersOf(url: string): Promise<MemberIds | null> {
+  try {
+    const r = await fetch(`${url}/v1/members`, { signal: AbortSignal.timeout(1000) });
+    if (r.status !== 200) return null;
+    const body = (await r.json()) as MemberIds;
+    const ok = Array.isArray(body.voters) && Array.isArray(body.learners);
+    return ok && typeof body.index === 'number' ? body : null;
+  } catch {
+    return null;
+  }
+}
+
 /** `count` free TCP ports on 127.0.0.1 (each bound then closed). */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
@@ -183,6 +202,34 @@ export class VerifyCluster {
   vacate(slot: Slot): void {
     if (slot.node !== null) this.#retired.push(slot.node);
     slot.node = null;
+  }
+
+  /**
+   * Makes the slots agree with the configuration in force (asked of the members until one
+   * answers, within `ms`): a node outside it is killed and its slot emptied. Returns the ids
+   * stopped, or null if no member answered.
+   */
+  async reconcile(ms: number): Promise<string[] | null> {
+    const deadline = performance.now() + ms;
+    while (performance.now() < deadline) {
+      // The newest configuration any member knows (a lagging or removed one knows an older).
+      const lists = await Promise.all(this.members.map((s) => membersOf(s.url)));
+      const list = lists.reduce<MemberIds | null>(
+        (best, l) => (l !== null && (best === null || l.index > best.index) ? l : best),
+        null,
+      );
+      if (list !== null) {
+        const ids = new Set([...list.voters, ...list.learners].map((m) => m.id));
+        const outside = this.members.filter((m) => !ids.has(m.raft));
+        for (const m of outside) {
+          await m.node?.kill();
+          this.vacate(m);
+        }
+        return outside.map((m) => m.raft);
+      }
+      await sleep(200);
+    }
+    return null;
   }
 
   /** The slot of the node with Raft address `id`. */

@@ -21,6 +21,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { alive } from './orphans.js';
 
 const exec = promisify(execFile);
 
@@ -51,15 +52,6 @@ export async function namespacesUnavailable(): Promise<string | null> {
 }
 
 const OURS = /^rk(\d+)([a-zA-Z]\d*\w*)$/;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Removes the namespaces, links and bridges left by verify runs whose process is gone (a run

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 const DIR = join(tmpdir(), 'raftkit-verify');
 const FILE = join(DIR, `${process.pid}.pids`);
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists (one of another user's counts). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -211,6 +211,15 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
         s.node?.start();
         if (kinds.has('clock')) await setClock(s.url, { rate: 1 }).catch(() => undefined);
       }
+      // The members are those of the configuration in force, whatever the churn's calls
+      // answered (a change that timed out may have happened): a node outside it is stopped
+      // and takes no part in the checks.
+      const removed = await cluster.reconcile(30_000);
+      if (removed === null) {
+        problems.push('no node answered with the configuration within 30 s of healing');
+      } else if (removed.length > 0) {
+        options.log(`verify: not members at the end, stopped: ${removed.join(', ')}`);
+      }
       const leader = await cluster.agreedLeader(30_000);
       if (leader === null)
         problems.push('no leader that every member agrees on within 30 s of healing');

@@ -207,10 +207,28 @@ export const plantedBugs: readonly PlantedBug[] = [
   {
     name: 'joiner-thinks-itself-removed',
     description:
-      'a node that joins takes the configuration of the snapshot it is sent (taken before it was added) for its removal, and `raftkit node` stops itself',
+      'a node that joins takes a configuration that leaves it out for its removal: that of the snapshot it is sent (taken before it was added), or of an earlier member under its id in the log it is sent; `raftkit node` then stops itself',
     file: 'node/members.ts',
-    find: 'if (!this.#wasMember && !isMember(raw.membershipAt(index - 1), id)) return;',
-    replace: '',
+    find: `    if (this.#removedAt !== null || this.#joining) return;
+    const { raw, id } = this.#ctx;
+    const m = raw.membership();
+    if (m.voters.size === 0) return;
+    if (isMember(m, id)) {
+      this.#wasMember = true;
+      return;
+    }
+    const index = raw.membershipIndex();
+    if (raw.commitIndex < index || index <= this.#joinedAt) return;`,
+    replace: `    if (this.#removedAt !== null) return;
+    const { raw, id } = this.#ctx;
+    const m = raw.membership();
+    if (m.voters.size === 0) return;
+    if (isMember(m, id)) return;
+    const index = raw.membershipIndex();
+    if (raw.commitIndex < index) return;
+    this.#removedAt = index;
+    this.#ctx.removed(index);
+    if (index >= 0) return;`,
   },
 ];
 
