@@ -886,11 +886,15 @@ export class Raft {
 
   /** Appends a configuration entry; it is in force here at once, and on others once held. */
   #appendConfig(next: Membership): number {
+    const before = this.membership;
     const index = this.log.lastIndex() + 1;
     this.log.append([{ index, term: this.term, kind: 'config', data: encodeConfig(next) }]);
     const { maxInflightMessages, maxInflightBytes } = this.options;
     for (const id of allMembers(next)) {
-      if (this.progress.has(id)) continue;
+      // A member already is followed on. One removed whose progress is still kept (until the
+      // next election timeout) and now added again may be a new node under the old id (its
+      // disk replaced): what the old one held is no promise of the new one's.
+      if (this.progress.has(id) && isMember(before, id)) continue;
       // A new member is probed just before the end of the log; its answers find where it is.
       this.progress.set(id, new Progress(0, index, maxInflightMessages, maxInflightBytes));
     }

@@ -398,3 +398,23 @@ describe('restarts and snapshots', () => {
     );
   });
 });
+
+test('a member removed and added again at once starts from nothing: its old progress made no promise', () => {
+  // raftkit verify's churn removes a member and adds a new, empty node under the same id; the
+  // leader kept the old member's progress until its next election timeout, and took the new
+  // node for one holding the log up to the old match: it promoted an empty node at once, and
+  // could never back off below that match to send it the log.
+  const c = new Cluster(['a', 'b', 'c']);
+  c.campaign('a');
+  c.propose('a', 'x', 'y', 'z');
+  const oldMatch = c.raw('a').status().progress.get('c')?.match ?? 0;
+  assert.ok(oldMatch >= 4);
+  c.change('a', { type: 'remove', id: 'c' });
+  // Its disk wiped: a new node under the old id.
+  c.nodes.delete('c');
+  c.addNode('c');
+  c.change('a', { type: 'add-learner', id: 'c' });
+  assert.deepEqual(texts(c.get('c').applied), ['x', 'y', 'z'], 'the new node was sent the log');
+  const pr = c.raw('a').status().progress.get('c');
+  assert.equal(pr?.match, c.raw('a').status().lastIndex, 'its match is what the new node holds');
+});
