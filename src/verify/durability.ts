@@ -6,7 +6,7 @@
  * one by one: it counts as covered when the node's snapshot reaches past it (the state it
  * holds was read back by the final linearizable reads).
  */
-import type { KvInput } from '../check/index.js';
+import { kvModel } from '../check/index.js';
 import { decodeKvCommand } from '../kv/index.js';
 import { decodeCommand } from '../node/index.js';
 import { FileStorage } from '../storage/index.js';
@@ -20,19 +20,6 @@ export interface DurabilityReport {
   readonly inSnapshot: number;
   /** What is missing or different, one line each. */
   readonly lost: readonly string[];
-}
-
-function describe(input: KvInput): string {
-  switch (input.op) {
-    case 'put':
-      return `put ${input.key}=${JSON.stringify(input.value)}`;
-    case 'del':
-      return `del ${input.key}`;
-    case 'cas':
-      return `cas ${input.key} ${JSON.stringify(input.expected)}->${JSON.stringify(input.value)}`;
-    case 'get':
-      return `get ${input.key}`;
-  }
 }
 
 /** Checks the data directory `dir` (its node stopped) against the acknowledged writes. */
@@ -61,7 +48,7 @@ export async function checkDurable(
     const first = storage.firstIndex();
     for (const o of acked) {
       const index = o.index as number;
-      const what = `${describe(o.input)} acknowledged at index ${index}`;
+      const what = `${kvModel.describe?.(o.input, undefined) ?? o.input.op} acknowledged at index ${index}`;
       if (index > commit && index > snapshotIndex) {
         lost.push(`${what}: the node committed only up to ${Math.max(commit, snapshotIndex)}`);
         continue;

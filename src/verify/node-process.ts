@@ -50,38 +50,8 @@ export class NodeProcess {
   /** What the process printed on stdout, all its lives. */
   output = '';
 
-  constructor(options: NodeProcessOptions);
-  /** The fault tests' form. */
-  constructor(
-    index: number,
-    raft: string,
-    http: string,
-    peers: readonly string[],
-    dir: string,
-    extra?: readonly string[],
-    join?: readonly string[] | null,
-  );
-  constructor(
-    first: NodeProcessOptions | number,
-    raft?: string,
-    http?: string,
-    peers?: readonly string[],
-    dir?: string,
-    extra: readonly string[] = [],
-    join: readonly string[] | null = null,
-  ) {
-    this.o =
-      typeof first === 'number'
-        ? {
-            index: first,
-            raft: raft as string,
-            http: http as string,
-            peers: peers as readonly string[],
-            dir: dir as string,
-            extra,
-            ...(join === null ? {} : { join }),
-          }
-        : first;
+  constructor(options: NodeProcessOptions) {
+    this.o = options;
     this.#log = createWriteStream(this.logFile, { flags: 'a' });
   }
 

@@ -231,18 +231,15 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
       (url) => new RaftkitClient({ endpoints: [url], timeoutMs: 3000, attemptTimeoutMs: 1500 }),
     );
     clients.push(...readers);
-    for (const [i, reader] of readers.entries()) {
-      for (const key of keys) {
-        let v: unknown;
-        const until = now() + 20_000;
-        while (v === undefined && now() < until) {
-          v = await load.run(reader, options.clients + i, { key, op: 'get' });
-          if (v === undefined) await sleep(200);
-        }
-        if (v === undefined)
-          problems.push(`${members[i]} did not answer a read of ${key} within 20 s`);
-      }
-    }
+    const unanswered = await load.finalReads(
+      30_000,
+      readers.map((client, i) => ({
+        client,
+        process: options.clients + i,
+        name: members[i] as string,
+      })),
+    );
+    problems.push(...unanswered.map((m) => `${m} within 30 s`));
 
     checkAborted();
     const history = load.history();

@@ -6,19 +6,14 @@
  * its unknown outcome (a write that may or may not have happened).
  */
 import type { HistoryOperation, KvInput, KvOutput } from '../check/index.js';
+import { seededRandom } from '../core/index.js';
 import { type RaftkitClient, SessionExpiredError, UnavailableError } from '../kv/index.js';
 import { TimeoutError } from '../node/index.js';
 
-/** mulberry32: a small seeded generator, so that a seed repeats the clients' choices. */
+/** Uniform numbers in [0, 1) from the core's seeded generator: a seed repeats the choices. */
 export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = seededRandom(seed);
+  return () => random.int(0x1_0000_0000) / 0x1_0000_0000;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -81,20 +76,28 @@ export class KvLoad {
   }
 
   /**
-   * A get of every key through each client in turn, retried until answered: those reads
-   * close the history. Returns the reads that never got an answer.
+   * A get of every key through each reader in turn (default: each client), retried until
+   * answered or until `deadlineMs` has passed: those reads close the history. Returns the
+   * reads that never got an answer.
    */
-  async finalReads(deadlineMs: number): Promise<string[]> {
+  async finalReads(
+    deadlineMs: number,
+    readers: readonly {
+      readonly client: RaftkitClient;
+      readonly process: number;
+      readonly name: string;
+    }[] = this.clients.map((client, c) => ({ client, process: c, name: `client ${c}` })),
+  ): Promise<string[]> {
     const missing: string[] = [];
     const until = this.options.now() + deadlineMs;
-    for (const [c, client] of this.clients.entries()) {
+    for (const { client, process, name } of readers) {
       for (const key of this.options.keys) {
         let v: KvOutput | undefined;
         while (v === undefined && this.options.now() < until) {
-          v = await this.run(client, c, { key, op: 'get' });
+          v = await this.run(client, process, { key, op: 'get' });
           if (v === undefined) await sleep(100);
         }
-        if (v === undefined) missing.push(`client ${c} could not read ${key}`);
+        if (v === undefined) missing.push(`${name} did not answer a read of ${key}`);
       }
     }
     return missing;

@@ -35,10 +35,14 @@ test('a put with the paused leader listed first succeeds once a new leader is el
   const raft = ports.slice(0, 3).map((p) => `127.0.0.1:${p}`);
   const nodes = [0, 1, 2].map(
     (i) =>
-      new NodeProcess(i, raft[i] as string, `127.0.0.1:${ports[3 + i]}`, raft, dir, [
-        '--log-level',
-        'warn',
-      ]),
+      new NodeProcess({
+        index: i,
+        raft: raft[i] as string,
+        http: `127.0.0.1:${ports[3 + i]}`,
+        peers: raft,
+        dir,
+        extra: ['--log-level', 'warn'],
+      }),
   );
   try {
     for (const n of nodes) n.start();

@@ -47,10 +47,14 @@ test('a follower stopped through 20,000 writes catches up by snapshot and holds 
   const flags = ['--heartbeat-ms', '50', '--election-ms', '300', '--log-level', 'warn'];
   const nodes = [0, 1, 2].map(
     (i) =>
-      new NodeProcess(i, raft[i] as string, `127.0.0.1:${ports[3 + i]}`, raft, dir, [
-        ...flags,
-        ...['--snapshot-entries', '1000', '--snapshot-keep-entries', '100'],
-      ]),
+      new NodeProcess({
+        index: i,
+        raft: raft[i] as string,
+        http: `127.0.0.1:${ports[3 + i]}`,
+        peers: raft,
+        dir,
+        extra: [...flags, ...['--snapshot-entries', '1000', '--snapshot-keep-entries', '100']],
+      }),
   );
   try {
     for (const n of nodes) n.start();

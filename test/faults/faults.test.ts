@@ -79,10 +79,26 @@ test('rolling replacement: every member replaced by a new, empty node, under loa
   ];
   const urls = http.map((h) => `http://${h}`);
   const original = [0, 1, 2].map(
-    (i) => new NodeProcess(i, raft[i] as string, http[i] as string, raft.slice(0, 3), dir, timing),
+    (i) =>
+      new NodeProcess({
+        index: i,
+        raft: raft[i] as string,
+        http: http[i] as string,
+        peers: raft.slice(0, 3),
+        dir,
+        extra: timing,
+      }),
   );
   const joiner = (i: number, index = i) =>
-    new NodeProcess(index, raft[i] as string, http[i] as string, [], dir, timing, urls);
+    new NodeProcess({
+      index,
+      raft: raft[i] as string,
+      http: http[i] as string,
+      peers: [],
+      dir,
+      extra: timing,
+      join: urls,
+    });
   const all: NodeProcess[] = [...original];
   const clients = Array.from(
     { length: 3 },
@@ -149,7 +165,15 @@ test('rolling replacement: every member replaced by a new, empty node, under loa
       (voters) => !voters.includes(dead.raft),
       `removing the dead ${dead.raft}`,
     );
-    const reborn = new NodeProcess(6, dead.raft, dead.http, [], dir, timing, urls);
+    const reborn = new NodeProcess({
+      index: 6,
+      raft: dead.raft,
+      http: dead.http,
+      peers: [],
+      dir,
+      extra: timing,
+      join: urls,
+    });
     all.push(reborn);
     reborn.start();
     const deadline = performance.now() + 40_000;

@@ -154,9 +154,14 @@ test('--endpoints: the same clients and checks against a cluster verify did not 
   const raft = ports.slice(0, 3).map((p) => `127.0.0.1:${p}`);
   const nodes = [0, 1, 2].map(
     (i) =>
-      new NodeProcess(i, raft[i] as string, `127.0.0.1:${ports[3 + i]}`, raft, dir, [
-        ...['--heartbeat-ms', '50', '--election-ms', '300', '--log-level', 'warn'],
-      ]),
+      new NodeProcess({
+        index: i,
+        raft: raft[i] as string,
+        http: `127.0.0.1:${ports[3 + i]}`,
+        peers: raft,
+        dir,
+        extra: [...['--heartbeat-ms', '50', '--election-ms', '300', '--log-level', 'warn']],
+      }),
   );
   try {
     for (const n of nodes) n.start();
