@@ -26,6 +26,8 @@ export type RaftErrorCode =
   | 'RAFT_SESSION_EXPIRED'
   | 'RAFT_UNAVAILABLE'
   | 'RAFT_SERVER_ERROR'
+  | 'RAFT_AUTH_FILE'
+  | 'RAFT_AUTH_REFUSED'
   // Raised by the storage layer; listed here so that every code of the project is in one place.
   | 'RAFT_STORAGE_CORRUPT'
   | 'RAFT_STORAGE_FAILED'

@@ -15,6 +15,7 @@
  * waits, so one silent endpoint cannot use up a call's deadline.
  */
 import http from 'node:http';
+import https from 'node:https';
 // Imported file by file, not through the layers' indexes: a client (and `raftkit get`) loads
 // no storage, transport, logger or metrics code.
 import {
@@ -25,11 +26,24 @@ import {
 import { TimeoutError } from '../node/errors.js';
 import type { MemberInfo, NodeStatus } from '../node/index.js';
 import { API_HEADER } from './api.js';
-import { BadRequestError, ServerError, SessionExpiredError, UnavailableError } from './errors.js';
+import {
+  AuthRefusedError,
+  BadRequestError,
+  ServerError,
+  SessionExpiredError,
+  UnavailableError,
+} from './errors.js';
 
 export interface RaftkitClientOptions {
-  /** Nodes' HTTP addresses: `http://host:port` or `host:port`. */
+  /**
+   * Nodes' HTTP addresses: `http://host:port`, `https://host:port` or `host:port` (HTTPS when
+   * `tls` is given, else HTTP).
+   */
   readonly endpoints: readonly string[];
+  /** Sent as `Authorization: Bearer TOKEN` with every request. */
+  readonly token?: string;
+  /** For HTTPS endpoints: the CA to trust (PEM; default the system's), and a client certificate. */
+  readonly tls?: ClientTlsOptions;
   /** Deadline of each call, retries included. Default 30 000 ms. */
   readonly timeoutMs?: number;
   /** Deadline of one HTTP attempt. Default 10 000 ms (the server gives up on a write at 5 s). */
@@ -43,6 +57,12 @@ export interface RaftkitClientOptions {
   readonly probeTimeoutMs?: number;
   /** Most connections kept per endpoint. Default 256. */
   readonly maxSockets?: number;
+}
+
+export interface ClientTlsOptions {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
 }
 
 export interface GetResult {
@@ -61,6 +81,8 @@ interface Response {
   readonly status: number;
   readonly body: Record<string, unknown>;
   readonly retryAfterMs: number | null;
+  /** A streamed answer's body (a backup), unread. */
+  readonly stream?: http.IncomingMessage;
 }
 
 interface Attempt {
@@ -72,6 +94,25 @@ interface Attempt {
   readonly accept?: readonly number[];
   /** What a 200 answer's body must hold: anything else is not a raftkit answer. */
   readonly shape: (body: Record<string, unknown>) => boolean;
+  /** A 200 answer is a stream of bytes, handed over unread (`Response.stream`). */
+  readonly stream?: true;
+}
+
+/** Certificate failures, ours or the server's: a configuration error, not worth a retry. */
+const TLS_REFUSED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function tlsRefusal(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  // ERR_SSL_*_ALERT_*: the server refused our certificate (or that we sent none).
+  return TLS_REFUSED.has(code) || /^ERR_SSL_.*ALERT/.test(code);
 }
 
 /** Connection-level failures: the request surely never reached the server. */
@@ -139,6 +180,9 @@ export class RaftkitClient {
   /** The status probe under way per endpoint: null if it answered, else why not. */
   readonly #probes = new Map<URL, Promise<string | null>>();
   readonly #agent: http.Agent;
+  readonly #tlsAgent: https.Agent;
+  readonly #token: string | undefined;
+  readonly #tls: ClientTlsOptions;
   /** The endpoint requests go to first: the leader, once found. */
   #preferred = 0;
   #discovery: Promise<void> | null = null;
@@ -151,12 +195,20 @@ export class RaftkitClient {
 
   constructor(options: RaftkitClientOptions) {
     if (options.endpoints.length === 0) throw new BadRequestError('no endpoints given');
-    this.endpoints = options.endpoints.map(parseEndpoint);
+    const scheme = options.tls === undefined ? 'http' : 'https';
+    this.endpoints = options.endpoints.map((e) => parseEndpoint(e, scheme));
+    if (options.token !== undefined && !/^[\x21-\x7e]+$/.test(options.token)) {
+      throw new BadRequestError('the token must be printable ASCII without spaces');
+    }
+    this.#token = options.token;
+    this.#tls = options.tls ?? {};
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 10_000;
     this.#probeAfterMs = options.probeAfterMs ?? 300;
     this.#probeTimeoutMs = options.probeTimeoutMs ?? 700;
-    this.#agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 256 });
+    const maxSockets = options.maxSockets ?? 256;
+    this.#agent = new http.Agent({ keepAlive: true, maxSockets });
+    this.#tlsAgent = new https.Agent({ keepAlive: true, maxSockets, ...this.#tls });
   }
 
   /** The endpoint requests go to first: the leader's, once found. */
@@ -167,6 +219,7 @@ export class RaftkitClient {
   /** Closes kept-alive connections. */
   close(): void {
     this.#agent.destroy();
+    this.#tlsAgent.destroy();
   }
 
   async put(key: string, value: string, options: CallOptions = {}): Promise<{ index: number }> {
@@ -279,6 +332,30 @@ export class RaftkitClient {
     return { leader: r.body.leader as string, term: r.body.term as number };
   }
 
+  /**
+   * A backup: a snapshot of everything committed when the call was made, as the bytes of a
+   * snapshot file, streamed from the leader (or, without one known, any node: each serves
+   * one after a ReadIndex). The caller reads `body` to its end; a body cut short lacks the
+   * file's end record, which the reader refuses.
+   */
+  async snapshot(
+    options: CallOptions = {},
+  ): Promise<{ index: number; term: number; endpoint: string; body: http.IncomingMessage }> {
+    const deadline = this.#deadline(options);
+    await this.#discover(deadline);
+    const r = await this.#call(
+      { method: 'GET', path: '/v1/snapshot', shape: () => true, stream: true },
+      deadline,
+    );
+    const body = r.stream as http.IncomingMessage;
+    return {
+      index: Number(body.headers['raftkit-snapshot-index']),
+      term: Number(body.headers['raftkit-snapshot-term']),
+      endpoint: this.endpoint,
+      body,
+    };
+  }
+
   async #memberChange(
     method: string,
     path: string,
@@ -389,6 +466,8 @@ export class RaftkitClient {
           if (r.body.code === 'overloaded' || r.body.code === 'no-leader') {
             pause = Math.max(pause, Math.min(r.retryAfterMs ?? 0, 1000));
           }
+        } else if (r.status === 401 || r.status === 403) {
+          throw new AuthRefusedError(message, r.status, String(r.body.code));
         } else if (r.status >= 500) {
           throw new ServerError(message, r.status);
         } else {
@@ -396,6 +475,10 @@ export class RaftkitClient {
         }
       } catch (e) {
         if (e instanceof BadRequestError || e instanceof ServerError) throw e;
+        if (e instanceof AuthRefusedError) throw e;
+        if (tlsRefusal(e)) {
+          throw new AuthRefusedError(`TLS with ${endpoint.host}: ${(e as Error).message}`, 0, 'tls');
+        }
         const code = (e as NodeJS.ErrnoException).code ?? '';
         // Another server than raftkit applied nothing; everything else may have reached one.
         const notApplied = NOT_SENT.has(code) || (e instanceof NotRaftkitError && !e.fromRaftkit);
@@ -527,21 +610,32 @@ export class RaftkitClient {
   ): Promise<Response> {
     const body = attempt.body === undefined ? undefined : JSON.stringify(attempt.body);
     return new Promise((resolve, reject) => {
-      const req = http.request(
+      const secure = endpoint.protocol === 'https:';
+      const req = (secure ? https : http).request(
         {
           host: endpoint.hostname.replace(/^\[|\]$/g, ''),
           port: endpoint.port,
           method: attempt.method,
           path: attempt.path,
-          agent: keepAlive ? this.#agent : false,
+          agent: keepAlive ? (secure ? this.#tlsAgent : this.#agent) : false,
+          ...(secure ? this.#tls : {}),
           headers: {
             ...(body === undefined
               ? {}
               : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
+            ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }),
             ...attempt.headers?.(),
           },
         },
         (res) => {
+          const streamed = attempt.stream === true && res.statusCode === 200;
+          if (streamed && res.headers[API_HEADER] !== undefined) {
+            // The caller reads it: neither the deadline nor a probe may cut it from here on.
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            resolve({ status: 200, body: {}, retryAfterMs: null, stream: res });
+            return;
+          }
           const chunks: Buffer[] = [];
           let size = 0;
           res.on('data', (c: Buffer) => {
@@ -621,16 +715,18 @@ function readAnswer(
   };
 }
 
-function parseEndpoint(endpoint: string): URL {
-  const text = /^https?:\/\//.test(endpoint) ? endpoint : `http://${endpoint}`;
+function parseEndpoint(endpoint: string, scheme: 'http' | 'https'): URL {
+  const text = /^https?:\/\//.test(endpoint) ? endpoint : `${scheme}://${endpoint}`;
   let url: URL;
   try {
     url = new URL(text);
   } catch {
     throw new BadRequestError(`endpoint ${JSON.stringify(endpoint)} is not host:port or a URL`);
   }
-  if (url.protocol !== 'http:' || url.port === '' || url.pathname !== '/') {
-    throw new BadRequestError(`endpoint ${JSON.stringify(endpoint)} must be http://host:port`);
+  if (!['http:', 'https:'].includes(url.protocol) || url.port === '' || url.pathname !== '/') {
+    throw new BadRequestError(
+      `endpoint ${JSON.stringify(endpoint)} must be http://host:port or https://host:port`,
+    );
   }
   return url;
 }

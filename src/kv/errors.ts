@@ -55,3 +55,21 @@ export class ServerError extends RaftError {
     this.status = status;
   }
 }
+
+/**
+ * The cluster refused who the client is: no token or one it does not know (401), a token whose
+ * role does not allow the request (403), or a TLS handshake that failed on a certificate (0).
+ * Nothing was done; retrying as is cannot help.
+ */
+export class AuthRefusedError extends RaftError {
+  /** 401, 403, or 0 for TLS. */
+  readonly status: number;
+  /** The server's code (`unauthenticated`, `invalid-token`, `forbidden`) or `tls`. */
+  readonly reason: string;
+
+  constructor(message: string, status: number, reason: string) {
+    super('RAFT_AUTH_REFUSED', message);
+    this.status = status;
+    this.reason = reason;
+  }
+}

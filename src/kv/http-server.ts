@@ -5,13 +5,17 @@
  * ReadIndex, so any node answers any request. Status codes say what a client may do next:
  *
  *   400 / 404 / 405 / 413  the request is wrong; do not retry it as is
+ *   401 / 403  no valid token, or one whose role does not allow the route (nothing was done)
  *   409  the client's session expired (see `sessions.ts`)
- *   503  no leader (nothing was proposed), or the write was certainly not applied: retry
+ *   503  no leader (nothing was proposed), the write was certainly not applied, or the node
+ *        is at its bound of connections or requests in flight: retry after `Retry-After`
  *   504  the write's outcome is unknown: retry with the same session and sequence number
  *   500  a bug; logged
  */
+import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import {
   MembershipChangeError,
   NotLeaderError,
@@ -24,6 +28,7 @@ import {
   type ChangeResult,
   formatAddress,
   type MemberList,
+  NodeSnapshotError,
   NodeStoppedError,
   parseAddress,
   type RaftNode,
@@ -31,6 +36,7 @@ import {
   TimeoutError,
 } from '../node/index.js';
 import { API_HEADER, API_VERSION } from './api.js';
+import { type Authenticator, roleAllows } from './auth.js';
 import { encodeKvCommand, type KvCommand, type KvResult } from './commands.js';
 import { BadRequestError } from './errors.js';
 import type { KvStore } from './kv-store.js';
@@ -47,8 +53,35 @@ import {
   parseSession,
   putBody,
   type Route,
+  roleOfRoute,
   transferBody,
 } from './requests.js';
+
+/** HTTPS for the API: PEM texts. With `ca`, a client must show a certificate that it signed. */
+export interface HttpTlsOptions {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca?: string;
+}
+
+/** Bounds that keep one client (or many) from taking the node's API away from the others. */
+export interface ConnectionLimits {
+  /** Open connections; those beyond are answered 503 and closed. Default 1,024. */
+  readonly maxConnections: number;
+  /** Requests being served at once (health probes aside); beyond, 503. Default 512. */
+  readonly maxInFlight: number;
+  /** A request's headers must arrive within this, or it is answered 408 and cut. Default 10 s. */
+  readonly headersTimeoutMs: number;
+  /** ... and the whole request, its body included, within this. Default 60 s. */
+  readonly bodyTimeoutMs: number;
+}
+
+export const defaultConnectionLimits: ConnectionLimits = {
+  maxConnections: 1024,
+  maxInFlight: 512,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 60_000,
+};
 
 export interface KvServerLogger {
   error(fields: object, message: string): void;
@@ -76,12 +109,23 @@ export interface KvServerOptions {
    * /v1/test/clock` read and change it. Without it that route is 404.
    */
   readonly testClock?: SkewedClock;
+  /** Serve HTTPS instead of HTTP. */
+  readonly tls?: HttpTlsOptions;
+  /** Bearer tokens and their roles (see `auth.ts`); without, every request is served. */
+  readonly auth?: Authenticator;
+  /** With `auth`: `/metrics`, `/healthz` and `/readyz` need no token (for scrapers, probes). */
+  readonly openProbes?: boolean;
+  readonly connectionLimits?: Partial<ConnectionLimits>;
+  /** `/readyz` fails while the applied index trails the commit index by more. Default 1,000. */
+  readonly readyMaxLag?: number;
 }
 
 interface Reply {
   readonly status: number;
   readonly body: unknown;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Bytes streamed as the body instead of `body` (a backup), with no length known ahead. */
+  readonly stream?: AsyncIterable<Uint8Array>;
   /** A write's: when it was proposed and when its proposal settled (for the stage metrics). */
   readonly proposedAt?: number;
   readonly settledAt?: number;
@@ -122,7 +166,12 @@ export class KvHttpServer {
   readonly #timeoutMs: number;
   readonly #leaderWaitMs: number;
   readonly #memberTimeoutMs: number;
+  readonly #connectionLimits: ConnectionLimits;
   readonly #server: http.Server;
+  #connections = 0;
+  /** Connections opened beyond the bound: their requests are answered 503, then they close. */
+  readonly #excess = new WeakSet<Socket>();
+  #inFlight = 0;
 
   private constructor(options: KvServerOptions) {
     this.#options = options;
@@ -131,9 +180,51 @@ export class KvHttpServer {
     this.#timeoutMs = options.requestTimeoutMs ?? 5000;
     this.#leaderWaitMs = options.leaderWaitMs ?? 2000;
     this.#memberTimeoutMs = options.memberTimeoutMs ?? 60_000;
-    this.#server = http.createServer((req, res) => {
+    const limits = { ...defaultConnectionLimits, ...options.connectionLimits };
+    checkConnectionLimits(limits);
+    this.#connectionLimits = limits;
+    const serverOptions: http.ServerOptions = {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.bodyTimeoutMs,
+      // Node checks both timeouts every this often (30 s by default): a slow client would
+      // keep its connection for up to that much past its deadline.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, limits.headersTimeoutMs / 4)),
+      // Clients keep connections open between requests; Node's 5 s default drops idle ones.
+      keepAliveTimeout: 30_000,
+    };
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       void this.#serve(req, res);
+    };
+    const tls = options.tls;
+    this.#server =
+      tls === undefined
+        ? http.createServer(serverOptions, handler)
+        : https.createServer(
+            {
+              ...serverOptions,
+              cert: tls.cert,
+              key: tls.key,
+              ...(tls.ca === undefined ? {} : { ca: tls.ca, requestCert: true, rejectUnauthorized: true }),
+            },
+            handler,
+          );
+    // Sockets are counted once they can carry a request (after the handshake, with TLS). Raw
+    // connections get a hard bound above the soft one, where the kernel's backlog takes over.
+    this.#server.maxConnections = limits.maxConnections * 2 + 64;
+    this.#server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
+      this.#connections++;
+      socket.once('close', () => this.#connections--);
+      if (this.#connections > limits.maxConnections) {
+        this.#excess.add(socket);
+        // One that sends nothing is not kept waiting for the headers timeout.
+        setTimeout(() => socket.destroy(), 2000).unref();
+      }
     });
+    if (tls !== undefined) {
+      this.#server.on('tlsClientError', (error: Error) => {
+        options.logger?.debug?.({ reason: error.message }, 'TLS handshake refused');
+      });
+    }
     // What Node's parser refuses (a malformed request line or header, headers too large)
     // gets the same JSON error shape as the rest, not an empty 400.
     this.#server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
@@ -150,8 +241,6 @@ export class KvHttpServer {
         `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n${API_HEADER}: ${API_VERSION}\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
       );
     });
-    // Clients keep connections open between requests; Node's 5 s default drops idle ones.
-    this.#server.keepAliveTimeout = 30_000;
   }
 
   static async start(options: KvServerOptions): Promise<KvHttpServer> {
@@ -174,7 +263,7 @@ export class KvHttpServer {
   }
 
   get url(): string {
-    return `http://${this.address}`;
+    return `${this.#options.tls === undefined ? 'http' : 'https'}://${this.address}`;
   }
 
   /** Stops listening and closes every connection, idle or not. */
@@ -186,20 +275,50 @@ export class KvHttpServer {
 
   async #serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
-    let op: RequestOp | 'metrics' | 'test-clock' | 'invalid' = 'invalid';
+    let op: Route['op'] | 'invalid' = 'invalid';
     let reply: Reply | null;
+    let counted = false;
     try {
+      if (this.#excess.has(req.socket as Socket)) {
+        throw new HttpError(
+          503,
+          'too-many-connections',
+          `this node serves at most ${this.#connectionLimits.maxConnections} connections; retry later`,
+          { ...RETRY, connection: 'close' },
+        );
+      }
       const route = parseRoute(req.method ?? '', req.url ?? '/', this.#limits);
       op = route.op;
+      // Probes are answered however busy the node is: a load balancer must not take a node
+      // that is merely loaded for a dead one.
+      if (op !== 'healthz' && op !== 'readyz') {
+        if (this.#inFlight >= this.#connectionLimits.maxInFlight) {
+          throw new HttpError(
+            503,
+            'overloaded',
+            `this node serves at most ${this.#connectionLimits.maxInFlight} requests at once; retry later`,
+            RETRY,
+          );
+        }
+        this.#inFlight++;
+        counted = true;
+      }
+      await this.#authorize(route, req);
       reply = await this.#dispatch(route, req);
     } catch (e) {
       reply = this.#failure(e, op, req);
     }
-    if (op !== 'metrics' && op !== 'invalid' && op !== 'test-clock') {
+    if (reply !== null && reply.stream === undefined && !req.complete) {
+      // Refused before its body was read: the rest of it would be taken for the next request.
+      reply = { ...reply, headers: { ...reply.headers, connection: 'close' } };
+    }
+    if (counted) this.#inFlight--;
+    if (isMeasured(op)) {
       const seconds = (performance.now() - started) / 1000;
       this.#options.metrics?.request(op, reply?.status ?? 'aborted', seconds);
     }
-    if (reply !== null) send(res, reply);
+    if (reply?.stream !== undefined) await sendStream(res, reply, reply.stream, this.#options.logger);
+    else if (reply !== null) send(res, reply);
     if (reply?.settledAt !== undefined && reply.proposedAt !== undefined) {
       const metrics = this.#options.metrics;
       metrics?.writeStage('parse', (reply.proposedAt - started) / 1000);
@@ -207,10 +326,58 @@ export class KvHttpServer {
     }
   }
 
+  /** With auth on: throws 401 without a valid token, 403 with one whose role falls short. */
+  async #authorize(route: Route, req: http.IncomingMessage): Promise<void> {
+    const auth = this.#options.auth;
+    if (auth === undefined) return;
+    const needed = roleOfRoute[route.op];
+    if (needed === 'probe' && this.#options.openProbes === true) return;
+    const who = await auth.check(req.headers.authorization);
+    if (who === 'missing') {
+      throw new HttpError(
+        401,
+        'unauthenticated',
+        'this node needs a token: send Authorization: Bearer TOKEN',
+        { 'www-authenticate': 'Bearer realm="raftkit"' },
+      );
+    }
+    if (who === 'invalid') {
+      throw new HttpError(401, 'invalid-token', 'the token is not one this node knows', {
+        'www-authenticate': 'Bearer realm="raftkit", error="invalid_token"',
+      });
+    }
+    const role = needed === 'probe' ? 'read' : needed;
+    if (!roleAllows(who.role, role)) {
+      const path = (req.url ?? '/').split('?')[0];
+      throw new HttpError(
+        403,
+        'forbidden',
+        `the token ${who.name} has the ${who.role} role; ${req.method} ${path} needs ${role}`,
+      );
+    }
+  }
+
   async #dispatch(route: Route, req: http.IncomingMessage): Promise<Reply> {
     switch (route.op) {
       case 'status':
         return { status: 200, body: this.#node.status() };
+      case 'healthz':
+        return { status: 200, body: { status: 'serving', id: this.#node.id } };
+      case 'readyz':
+        return this.#readiness();
+      case 'snapshot': {
+        const { meta, bytes } = await this.#node.backup({ timeoutMs: this.#timeoutMs });
+        return {
+          status: 200,
+          body: null,
+          stream: bytes,
+          headers: {
+            'content-type': 'application/octet-stream',
+            'raftkit-snapshot-index': String(meta.index),
+            'raftkit-snapshot-term': String(meta.term),
+          },
+        };
+      }
       case 'metrics':
         return this.#metrics();
       case 'get':
@@ -275,6 +442,38 @@ export class KvHttpServer {
         return { status: 200, body: { leader: to, term: this.#node.term } };
       }
     }
+  }
+
+  /**
+   * Ready to take traffic: a member of the configuration in force (not removed, not still
+   * joining), a leader known, and the state machine close behind the commit index.
+   */
+  #readiness(): Reply {
+    const s = this.#node.status();
+    const maxLag = this.#options.readyMaxLag ?? 1000;
+    const problems: string[] = [];
+    if (this.#node.removedAt !== null || (!s.members.includes(s.id) && !s.learners.includes(s.id))) {
+      problems.push('not a member of the configuration in force');
+    }
+    if (s.leader === null) problems.push('no leader known');
+    if (s.commitIndex - s.appliedIndex > maxLag) {
+      problems.push(
+        `applied ${s.appliedIndex} trails commit ${s.commitIndex} by more than ${maxLag}`,
+      );
+    }
+    const ready = problems.length === 0;
+    return {
+      status: ready ? 200 : 503,
+      body: {
+        ready,
+        id: s.id,
+        leader: s.leader,
+        commitIndex: s.commitIndex,
+        appliedIndex: s.appliedIndex,
+        problems,
+      },
+      ...(ready ? {} : { headers: RETRY }),
+    };
   }
 
   /** A membership change: the node carries it out, or has its leader do it. */
@@ -430,6 +629,7 @@ export class KvHttpServer {
       return reply(error.reason === 'invalid' ? 400 : 409, error.reason);
     }
     if (error instanceof TransferRejectedError) return reply(409, 'transfer-rejected');
+    if (error instanceof NodeSnapshotError) return reply(409, 'no-snapshot');
     if (error instanceof ProposalDroppedError) {
       if (error.reason === 'too-large') return reply(413, 'too-large', { connection: 'close' });
       return reply(503, error.reason, RETRY);
@@ -456,6 +656,44 @@ function memberBody(list: MemberList): Record<string, unknown> {
 
 function tooLarge(size: number, max: number): BadRequestError {
   return new BadRequestError(`the body is ${size} bytes or more; the limit is ${max}`, 413);
+}
+
+const unmeasured = new Set(['metrics', 'test-clock', 'healthz', 'readyz', 'invalid']);
+
+function isMeasured(op: string): op is RequestOp {
+  return !unmeasured.has(op);
+}
+
+function checkConnectionLimits(limits: ConnectionLimits): void {
+  for (const [name, v] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer`);
+  }
+  if (limits.headersTimeoutMs > limits.bodyTimeoutMs) {
+    throw new RangeError('the headers timeout cannot be longer than the whole request timeout');
+  }
+}
+
+/**
+ * Streams `stream` as the body, as fast as the client takes it. A failure midway cuts the
+ * connection: the client sees a body without its end and refuses it (a backup checks its end).
+ */
+async function sendStream(
+  res: http.ServerResponse,
+  reply: Reply,
+  stream: AsyncIterable<Uint8Array>,
+  logger: KvServerLogger | undefined,
+): Promise<void> {
+  res.writeHead(reply.status, { [API_HEADER]: API_VERSION, ...reply.headers });
+  try {
+    for await (const chunk of stream) {
+      if (res.destroyed) return;
+      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    }
+    res.end();
+  } catch (e) {
+    logger?.error({ err: e }, 'streaming the answer failed');
+    res.destroy();
+  }
 }
 
 function send(res: http.ServerResponse, reply: Reply): void {

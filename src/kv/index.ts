@@ -4,7 +4,19 @@
  */
 
 export {
+  AuthFileError,
+  Authenticator,
+  newToken,
+  type Principal,
+  parseAuthFile,
+  type Role as TokenRole,
+  roleAllows,
+  roles,
+  type TokenEntry,
+} from './auth.js';
+export {
   type CallOptions,
+  type ClientTlsOptions,
   type GetResult,
   type Members,
   RaftkitClient,
@@ -17,8 +29,20 @@ export {
   type KvResult,
   type SessionRef,
 } from './commands.js';
-export { BadRequestError, ServerError, SessionExpiredError, UnavailableError } from './errors.js';
-export { KvHttpServer, type KvServerOptions } from './http-server.js';
+export {
+  AuthRefusedError,
+  BadRequestError,
+  ServerError,
+  SessionExpiredError,
+  UnavailableError,
+} from './errors.js';
+export {
+  type ConnectionLimits,
+  defaultConnectionLimits,
+  type HttpTlsOptions,
+  KvHttpServer,
+  type KvServerOptions,
+} from './http-server.js';
 export { type KvNode, type KvNodeOptions, startKvNode } from './kv-node.js';
 export { type KvEntry, type KvSnapshot, KvStore } from './kv-store.js';
 export {

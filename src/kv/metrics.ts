@@ -25,7 +25,8 @@ export type RequestOp =
   | 'add-member'
   | 'promote-member'
   | 'remove-member'
-  | 'transfer-leader';
+  | 'transfer-leader'
+  | 'snapshot';
 
 /**
  * The stages of one write at its leader, in order: the node's (see `write-stages.ts`) between

@@ -36,7 +36,36 @@ export type Route =
   | { readonly op: 'promote-member'; readonly id: string }
   | { readonly op: 'remove-member'; readonly id: string }
   | { readonly op: 'transfer-leader' }
-  | { readonly op: 'test-clock' };
+  | { readonly op: 'test-clock' }
+  | { readonly op: 'healthz' }
+  | { readonly op: 'readyz' }
+  | { readonly op: 'snapshot' };
+
+/** What a token must be allowed to do a request (see `auth.ts`): each role includes those before it. */
+export type Role = 'read' | 'write' | 'admin';
+
+/**
+ * The role each route needs once authentication is on. `probe` routes (metrics and health)
+ * need `read`, or nothing when the node leaves them open (`--auth-open-probes`).
+ */
+export const roleOfRoute: Readonly<Record<Route['op'], Role | 'probe'>> = {
+  get: 'read',
+  status: 'read',
+  members: 'read',
+  metrics: 'probe',
+  healthz: 'probe',
+  readyz: 'probe',
+  register: 'write',
+  put: 'write',
+  delete: 'write',
+  cas: 'write',
+  'add-member': 'admin',
+  'promote-member': 'admin',
+  'remove-member': 'admin',
+  'transfer-leader': 'admin',
+  snapshot: 'admin',
+  'test-clock': 'admin',
+};
 
 /** The methods of each kind of route: HEAD wherever GET is (answered without the body). */
 const methodsOf: Record<string, readonly string[]> = {
@@ -50,6 +79,8 @@ const methodsOf: Record<string, readonly string[]> = {
   promote: ['POST'],
   leader: ['POST'],
   'test-clock': ['GET', 'HEAD', 'POST'],
+  health: ['GET', 'HEAD'],
+  snapshot: ['GET'],
 };
 
 /** The method is not one of the route's: `allow` lists those that are (the `Allow` header). */
@@ -79,6 +110,8 @@ export function parseRoute(method: string, url: string, limits: KvLimits): Route
   const parts = path.split('/');
   if (parts[0] !== '' || parts[1] !== 'v1') {
     if (path === '/metrics') return only(method, 'metrics', params, { op: 'metrics' });
+    if (path === '/healthz') return only(method, 'health', params, { op: 'healthz' });
+    if (path === '/readyz') return only(method, 'health', params, { op: 'readyz' });
     throw new BadRequestError(`no such route: ${path}`, 404);
   }
   if (parts.length === 3 && parts[2] === 'status') {
@@ -90,6 +123,9 @@ export function parseRoute(method: string, url: string, limits: KvLimits): Route
   if (parts[2] === 'members') return parseMemberRoute(method, parts, params, path);
   if (parts.length === 3 && parts[2] === 'leader') {
     return only(method, 'leader', params, { op: 'transfer-leader' });
+  }
+  if (parts.length === 3 && parts[2] === 'snapshot') {
+    return only(method, 'snapshot', params, { op: 'snapshot' });
   }
   if (parts.length === 4 && parts[2] === 'test' && parts[3] === 'clock') {
     return only(method, 'test-clock', params, { op: 'test-clock' });

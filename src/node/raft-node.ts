@@ -30,10 +30,11 @@ import {
   RawNode,
   type Ready,
   type Role,
+  type SnapshotMeta,
   type SoftState,
   unknownMembership,
 } from '../core/index.js';
-import type { DurableStorage } from '../storage/index.js';
+import { type DurableStorage, snapshotFileBytes } from '../storage/index.js';
 import {
   MESSAGE_OVERHEAD_BYTES,
   type Transport,
@@ -589,6 +590,23 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     return this.#leadership.run(timeoutMs, options.signal, true, (remaining) =>
       this.#reads.readIndex(remaining, options.signal),
     );
+  }
+
+  /**
+   * A backup: a snapshot of everything committed when the call was made (after a read
+   * barrier, so on any member), written to this node's disk as its newest snapshot, and the
+   * bytes of its file, read back and checked as they stream (`raftkit snapshot save`).
+   */
+  async backup(
+    options: WaitOptions = {},
+  ): Promise<{ meta: SnapshotMeta; bytes: AsyncIterable<Uint8Array> }> {
+    await this.readBarrier(options);
+    const file = await this.#snapshots.now(() => ({
+      index: this.#applied,
+      term: this.#appliedTerm,
+    }));
+    const read = this.#storage.readSnapshot as NonNullable<DurableStorage['readSnapshot']>;
+    return { meta: file.meta, bytes: snapshotFileBytes(file.meta, read.call(this.#storage, file)) };
   }
 
   // -------------------------------------------------------------------------------------------

@@ -138,6 +138,33 @@ export class Snapshots {
       });
   }
 
+  /**
+   * A snapshot of what is applied now, outside the policy (for a backup), once the one being
+   * written is done; the newest file when it already holds everything applied. `applied` is
+   * the last entry applied, read when the snapshot starts.
+   */
+  async now(applied: () => { index: number; term: number }): Promise<SnapshotFile> {
+    const { storage } = this.#ctx;
+    if (!this.enabled || storage.snapshotFile === undefined) {
+      throw new NodeSnapshotError('this node cannot take snapshots');
+    }
+    while (this.#taking !== null) await this.#taking;
+    const last = applied();
+    if (last.index > this.#lastIndex) {
+      const membership = this.#ctx.membershipAt(last.index);
+      if (membership.voters.size === 0) {
+        throw new NodeSnapshotError('this node does not know the configuration yet');
+      }
+      this.#take({ index: last.index, term: last.term, membership: membershipSpec(membership) });
+      await this.#taking;
+    }
+    const file = storage.snapshotFile();
+    if (file === null || file.meta.index < last.index) {
+      throw new NodeSnapshotError(`the snapshot at ${last.index} could not be written`);
+    }
+    return file;
+  }
+
   /** A snapshot from the leader replaced the log: the next one is counted from it. */
   installed(index: number): void {
     this.#lastIndex = Math.max(this.#lastIndex, index);

@@ -41,5 +41,6 @@ export {
   type SnapshotFile,
   SnapshotReader,
   SnapshotWriter,
+  snapshotFileBytes,
   snapshotFileName,
 } from './snapshot-file.js';

@@ -52,6 +52,57 @@ const u32 = (n: number): Uint8Array => {
   return b;
 };
 
+/** The magic, the header of `meta` and its checksum: how every snapshot file begins. */
+function headerRecord(meta: SnapshotMeta): Uint8Array {
+  const header = new TextEncoder().encode(
+    JSON.stringify({
+      version: VERSION,
+      index: meta.index,
+      term: meta.term,
+      membership: meta.membership,
+    }),
+  );
+  return concat([MAGIC, u32(header.length), header, u32(crc32(header))]);
+}
+
+function chunkRecord(chunk: Uint8Array): Uint8Array {
+  return concat([u32(chunk.byteLength), u32(crc32(chunk)), chunk]);
+}
+
+function endRecord(bytes: number, crc: number): Uint8Array {
+  const end = new Uint8Array(16);
+  const view = new DataView(end.buffer);
+  view.setUint32(0, 0);
+  view.setFloat64(4, bytes);
+  view.setUint32(12, crc >>> 0);
+  return end;
+}
+
+/**
+ * The bytes of a snapshot file of `meta` holding `chunks`, as a stream: what `SnapshotWriter`
+ * writes, byte for byte. A backup (`raftkit snapshot save`) is this stream, so that it is read
+ * back, checked and reported on by `SnapshotReader` like any snapshot file.
+ */
+export async function* snapshotFileBytes(
+  meta: SnapshotMeta,
+  chunks: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  const problem = checkSnapshotMeta(meta);
+  if (problem !== undefined) throw new TypeError(problem);
+  yield headerRecord(meta);
+  let bytes = 0;
+  let crc = 0;
+  for await (const chunk of chunks) {
+    for (let i = 0; i < chunk.byteLength; i += MAX_SNAPSHOT_CHUNK_BYTES) {
+      const piece = chunk.subarray(i, i + MAX_SNAPSHOT_CHUNK_BYTES);
+      bytes += piece.byteLength;
+      crc = crc32(piece, crc);
+      yield chunkRecord(piece);
+    }
+  }
+  yield endRecord(bytes, crc);
+}
+
 /** Writes one snapshot; `commit()` makes it durable under its name, `abort()` removes it. */
 export class SnapshotWriter {
   readonly #fs: FileSystem;
@@ -95,15 +146,7 @@ export class SnapshotWriter {
     await fs.mkdir(joinPath(dir, SNAPSHOT_DIR));
     const temporary = `${joinPath(dir, snapshotFileName(meta))}.${writer}.tmp`;
     const handle = await fs.open(temporary, 'create');
-    const header = new TextEncoder().encode(
-      JSON.stringify({
-        version: VERSION,
-        index: meta.index,
-        term: meta.term,
-        membership: meta.membership,
-      }),
-    );
-    const head = concat([MAGIC, u32(header.length), header, u32(crc32(header))]);
+    const head = headerRecord(meta);
     try {
       await handle.write(head, 0);
     } catch (err) {
@@ -128,7 +171,7 @@ export class SnapshotWriter {
       }
       return;
     }
-    const framed = concat([u32(chunk.byteLength), u32(crc32(chunk)), chunk]);
+    const framed = chunkRecord(chunk);
     await this.#handle.write(framed, this.#at);
     this.#at += framed.byteLength;
     this.#bytes += chunk.byteLength;
@@ -139,13 +182,8 @@ export class SnapshotWriter {
   async commit(): Promise<SnapshotFile> {
     if (this.#done) throw new Error('the snapshot is already committed or aborted');
     this.#done = true;
-    const end = new Uint8Array(16);
-    const view = new DataView(end.buffer);
-    view.setUint32(0, 0);
-    view.setFloat64(4, this.#bytes);
-    view.setUint32(12, this.#crc >>> 0);
     try {
-      await this.#handle.write(end, this.#at);
+      await this.#handle.write(endRecord(this.#bytes, this.#crc), this.#at);
       await this.#handle.sync();
     } finally {
       await this.#handle.close();
