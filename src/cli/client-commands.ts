@@ -4,58 +4,16 @@
  * `RaftkitClient`, its answer printed as one JSON line. The endpoints default to `raftkit cluster`'s, so no flag is needed
  * against a default local cluster.
  */
-import { Command, Option } from 'commander';
-import { RaftkitClient } from '../kv/client.js';
-import { defaultEndpoints } from './cluster-command.js';
+import { Command } from 'commander';
+import { type ClientFlags, using, withClient } from './client-flags.js';
 import type { Output } from './main.js';
-import { hostPort, positiveInteger } from './parse.js';
-
-interface ClientFlags {
-  endpoints: string[];
-  timeoutMs: number;
-}
+import { hostPort } from './parse.js';
 
 /** Exit status of `cas` when the comparison failed (the request itself succeeded). */
 export const CAS_FAILED_EXIT = 2;
 
 /** Exit status of `get` when the key is absent. */
 export const NOT_FOUND_EXIT = 3;
-
-function endpointList(value: string): string[] {
-  return value
-    .split(',')
-    .map((e) => e.trim())
-    .filter((e) => e !== '');
-}
-
-function withClient(command: Command, timeoutMs = 10_000): Command {
-  return command
-    .addOption(
-      new Option('--endpoints <url,...>', 'nodes to talk to')
-        .argParser(endpointList)
-        .default(defaultEndpoints, defaultEndpoints.join(',')),
-    )
-    .option(
-      '--timeout-ms <ms>',
-      'give up after this long, retries included',
-      positiveInteger,
-      timeoutMs,
-    );
-}
-
-async function using<T>(flags: ClientFlags, fn: (client: RaftkitClient) => Promise<T>): Promise<T> {
-  // One attempt may take the whole time: adding a voter waits for it to catch up.
-  const client = new RaftkitClient({
-    endpoints: flags.endpoints,
-    timeoutMs: flags.timeoutMs,
-    attemptTimeoutMs: Math.max(10_000, flags.timeoutMs),
-  });
-  try {
-    return await fn(client);
-  } finally {
-    client.close();
-  }
-}
 
 export function clientCommands(output: Output, setExit: (code: number) => void): Command[] {
   const print = (value: unknown) => output.out(`${JSON.stringify(value)}\n`);

@@ -5,6 +5,7 @@
  * knows the same leader; Ctrl-C (or SIGTERM) stops them all and waits for them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +32,7 @@ interface ClusterFlags {
   snapshotBytes?: number;
   snapshotKeepEntries?: number;
   readMode?: string;
+  tls?: boolean;
 }
 
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/raftkit.js');
@@ -59,7 +61,27 @@ export function clusterCommand(output: Output): Command {
     .option('--snapshot-bytes <n>', 'passed to every node', positiveInteger)
     .option('--snapshot-keep-entries <n>', 'passed to every node', nonNegativeInteger)
     .addOption(new Option('--read-mode <mode>', 'passed to every node').choices(['index', 'lease']))
+    .option('--tls', 'mutual TLS between the nodes, with a throwaway CA made for this run')
     .action((flags: ClusterFlags) => runCluster(flags, output));
+}
+
+/**
+ * A new CA and a certificate per node (for the node's address and localhost) in `DATA/tls`,
+ * replacing those of an earlier run: nothing outside this run trusts them.
+ */
+async function throwawayCertificates(data: string, host: string, nodes: number) {
+  // Loaded here: \`raftkit get\` imports this module for its default endpoints, and stays light.
+  const { writeCertificates } = await import('./security-commands.js');
+  const dir = join(data, 'tls');
+  rmSync(dir, { recursive: true, force: true });
+  const names = Array.from({ length: nodes }, (_, i) => [`node${i + 1}`, host, 'localhost']);
+  writeCertificates(dir, names, []);
+  return {
+    dir,
+    ca: join(dir, 'ca.pem'),
+    cert: (i: number) => join(dir, `node${i + 1}.pem`),
+    key: (i: number) => join(dir, `node${i + 1}-key.pem`),
+  };
 }
 
 async function runCluster(flags: ClusterFlags, output: Output): Promise<void> {
@@ -69,6 +91,10 @@ async function runCluster(flags: ClusterFlags, output: Output): Promise<void> {
   const http = ids.map((i) => `${flags.host}:${httpBase + i}`);
   const pass = (name: string, value: unknown) => (value === undefined ? [] : [name, String(value)]);
   const format = process.stdout.isTTY ? 'pretty' : 'json';
+  const tls =
+    flags.tls === true ? await throwawayCertificates(flags.data, flags.host, flags.nodes) : null;
+  if (tls !== null)
+    output.out(`peers: mutual TLS, a throwaway CA and certificates in ${tls.dir}\n`);
   const children: ChildProcess[] = ids.map((i) => {
     const dir = join(flags.data, `node${i + 1}`);
     output.out(`node${i + 1}: raft ${raft[i]}  http://${http[i]}  data ${dir}\n`);
@@ -86,6 +112,9 @@ async function runCluster(flags: ClusterFlags, output: Output): Promise<void> {
         ...pass('--snapshot-bytes', flags.snapshotBytes),
         ...pass('--snapshot-keep-entries', flags.snapshotKeepEntries),
         ...pass('--read-mode', flags.readMode),
+        ...(tls === null
+          ? []
+          : ['--tls-cert', tls.cert(i), '--tls-key', tls.key(i), '--tls-ca', tls.ca]),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

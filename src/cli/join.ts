@@ -8,7 +8,7 @@
  * as that member and asks nothing.
  */
 import { MembershipChangeError, type MembershipRefusal } from '../core/index.js';
-import { type KvStore, RaftkitClient } from '../kv/index.js';
+import { type KvStore, RaftkitClient, type RaftkitClientOptions } from '../kv/index.js';
 import type { NodeLogger, RaftNode } from '../node/index.js';
 
 export interface JoinOptions {
@@ -18,6 +18,8 @@ export interface JoinOptions {
   /** Stay a learner; do not ask to be promoted. */
   readonly learner: boolean;
   readonly logger: NodeLogger;
+  /** The token (an admin's: adding a member needs it) and TLS options of the cluster's API. */
+  readonly security?: Pick<RaftkitClientOptions, 'token' | 'tls'>;
   /** Give up after this long. Default 10 minutes (a large snapshot takes time to arrive). */
   readonly timeoutMs?: number;
 }
@@ -44,6 +46,7 @@ export async function joinCluster(
     endpoints: options.endpoints,
     timeoutMs,
     attemptTimeoutMs: 60_000,
+    ...options.security,
   });
   try {
     await retrying(left, ['change-in-progress', 'not-ready'], ['already-member'], () =>

@@ -30,15 +30,18 @@ const CLIENT_COMMANDS = new Set(['put', 'get', 'del', 'cas', 'status', 'leader',
 
 /** Every command, each module loaded only when the program needs it. */
 async function allCommands(output: Output, setExit: (code: number) => void): Promise<Command[]> {
-  const [inspect, node, cluster, client, sim, recover, verify] = await Promise.all([
-    import('./inspect-command.js'),
-    import('./node-command.js'),
-    import('./cluster-command.js'),
-    import('./client-commands.js'),
-    import('./sim-command.js'),
-    import('./recover-command.js'),
-    import('./verify-command.js'),
-  ]);
+  const [inspect, node, cluster, client, sim, recover, verify, security, snapshot] =
+    await Promise.all([
+      import('./inspect-command.js'),
+      import('./node-command.js'),
+      import('./cluster-command.js'),
+      import('./client-commands.js'),
+      import('./sim-command.js'),
+      import('./recover-command.js'),
+      import('./verify-command.js'),
+      import('./security-commands.js'),
+      import('./snapshot-command.js'),
+    ]);
   return [
     inspect.inspectCommand(output),
     node.nodeCommand(output),
@@ -47,6 +50,9 @@ async function allCommands(output: Output, setExit: (code: number) => void): Pro
     sim.simCommand(output, setExit),
     recover.recoverCommand(output),
     verify.verifyCommand(output, setExit),
+    security.certsCommand(output),
+    security.authCommand(output),
+    snapshot.snapshotCommand(output),
   ];
 }
 

@@ -7,11 +7,15 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
+  Authenticator,
   createLogger,
+  defaultConnectionLimits,
+  type KvServerOptions,
   type LogFormat,
   type LogLevel,
   logFormats,
   logLevels,
+  parseAuthFile,
   startKvNode,
 } from '../kv/index.js';
 import {
@@ -23,6 +27,7 @@ import {
   SkewedClock,
   systemClock,
 } from '../node/index.js';
+import { clientSecurity, withClientSecurity } from './client-flags.js';
 import { joinCluster } from './join.js';
 import type { Output } from './main.js';
 import { hostPort, hostPortList, nonNegativeInteger, oneOf, positiveInteger } from './parse.js';
@@ -50,13 +55,26 @@ export interface NodeFlags {
   snapshotBytes: number;
   snapshotKeepEntries: number;
   readMode: 'index' | 'lease';
+  httpTlsCert?: string;
+  httpTlsKey?: string;
+  httpTlsCa?: string;
+  authFile?: string;
+  authOpenProbes?: boolean;
+  httpMaxConnections: number;
+  httpMaxInFlight: number;
+  httpHeaderTimeoutMs: number;
+  httpBodyTimeoutMs: number;
+  cacert?: string;
+  cert?: string;
+  key?: string;
+  tokenFile?: string;
 }
 
 /** How long a removed node keeps serving what is in flight before it stops. */
 const REMOVED_GRACE_MS = 1000;
 
 export function nodeCommand(output: Output): Command {
-  return new Command('node')
+  const command = new Command('node')
     .description('run one key-value node in the foreground (Ctrl-C stops it cleanly)')
     .requiredOption('--listen <host:port>', 'where this node listens for Raft peers', hostPort)
     .option(
@@ -122,9 +140,81 @@ export function nodeCommand(output: Output): Command {
       nonNegativeInteger,
       DEFAULT_SNAPSHOT_KEEP_ENTRIES,
     )
-    .action(async (flags: NodeFlags) => {
-      await runNode(flags, output);
-    });
+    .option('--http-tls-cert <file>', 'serve the HTTP API over HTTPS with this certificate (PEM)')
+    .option('--http-tls-key <file>', "the HTTPS certificate's private key (PEM)")
+    .option('--http-tls-ca <file>', 'ask HTTPS clients for a certificate this CA signed')
+    .option(
+      '--auth-file <file>',
+      'require bearer tokens; their hashes and roles (raftkit auth add)',
+    )
+    .option('--auth-open-probes', 'with --auth-file: /metrics, /healthz and /readyz need no token')
+    .option(
+      '--http-max-connections <n>',
+      'open HTTP connections served; beyond, 503',
+      positiveInteger,
+      defaultConnectionLimits.maxConnections,
+    )
+    .option(
+      '--http-max-in-flight <n>',
+      'HTTP requests served at once; beyond, 503',
+      positiveInteger,
+      defaultConnectionLimits.maxInFlight,
+    )
+    .option(
+      '--http-header-timeout-ms <ms>',
+      "a request's headers must arrive within this (then 408, connection cut)",
+      positiveInteger,
+      defaultConnectionLimits.headersTimeoutMs,
+    )
+    .option(
+      '--http-body-timeout-ms <ms>',
+      'the whole request, body included, must arrive within this',
+      positiveInteger,
+      defaultConnectionLimits.bodyTimeoutMs,
+    );
+  // With --join: how to reach the cluster's API (its CA, a client certificate, an admin token).
+  return withClientSecurity(command).action(async (flags: NodeFlags) => {
+    await runNode(flags, output);
+  });
+}
+
+/** The HTTP server's TLS, auth and limits from the flags (files read here). */
+function serverSecurity(flags: NodeFlags): Partial<KvServerOptions> {
+  const read = (file: string) => readFileSync(file, 'utf8');
+  if ((flags.httpTlsCert === undefined) !== (flags.httpTlsKey === undefined)) {
+    throw new Error('--http-tls-cert and --http-tls-key come together');
+  }
+  if (flags.httpTlsCa !== undefined && flags.httpTlsCert === undefined) {
+    throw new Error('--http-tls-ca needs --http-tls-cert and --http-tls-key');
+  }
+  if (flags.authOpenProbes === true && flags.authFile === undefined) {
+    throw new Error('--auth-open-probes goes with --auth-file');
+  }
+  if (flags.httpHeaderTimeoutMs > flags.httpBodyTimeoutMs) {
+    throw new Error('--http-header-timeout-ms cannot be above --http-body-timeout-ms');
+  }
+  const tls =
+    flags.httpTlsCert === undefined
+      ? undefined
+      : {
+          cert: read(flags.httpTlsCert),
+          key: read(flags.httpTlsKey as string),
+          ...(flags.httpTlsCa === undefined ? {} : { ca: read(flags.httpTlsCa) }),
+        };
+  const auth =
+    flags.authFile === undefined
+      ? undefined
+      : new Authenticator(parseAuthFile(read(flags.authFile), flags.authFile));
+  return {
+    ...(tls === undefined ? {} : { tls }),
+    ...(auth === undefined ? {} : { auth, openProbes: flags.authOpenProbes === true }),
+    connectionLimits: {
+      maxConnections: flags.httpMaxConnections,
+      maxInFlight: flags.httpMaxInFlight,
+      headersTimeoutMs: flags.httpHeaderTimeoutMs,
+      bodyTimeoutMs: flags.httpBodyTimeoutMs,
+    },
+  };
 }
 
 function urlList(value: string): string[] {
@@ -181,6 +271,7 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
     logger,
     server: {
       requestTimeoutMs: flags.requestTimeoutMs,
+      ...serverSecurity(flags),
       ...(testClock === undefined ? {} : { testClock }),
     },
     ...(testClock === undefined ? {} : { clock: testClock }),
@@ -220,6 +311,7 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
           address: flags.listen,
           learner: flags.learner === true,
           logger,
+          security: clientSecurity(flags),
         });
 
   await new Promise<void>((resolve, reject) => {

@@ -80,17 +80,24 @@ export function parseAuthFile(text: string, file: string): TokenEntry[] {
   }
   const seen = new Set<string>();
   for (const entry of parsed.data.tokens) {
-    if (seen.has(entry.name)) throw new AuthFileError(file, `the name ${entry.name} is there twice`);
+    if (seen.has(entry.name))
+      throw new AuthFileError(file, `the name ${entry.name} is there twice`);
     seen.add(entry.name);
     const [, n, r, p] = HASH.exec(entry.hash) as RegExpExecArray;
-    checkCost(Number(n), Number(r), Number(p), (d) => new AuthFileError(file, `${entry.name}: ${d}`));
+    checkCost(
+      Number(n),
+      Number(r),
+      Number(p),
+      (d) => new AuthFileError(file, `${entry.name}: ${d}`),
+    );
   }
   return parsed.data.tokens;
 }
 
 function checkCost(n: number, r: number, p: number, fail: (detail: string) => Error): void {
   // Bounds keep a hand-edited file from making every request take seconds or gigabytes.
-  if (n < 1024 || n > 2 ** 20 || (n & (n - 1)) !== 0) fail('N must be a power of 2 in [1024, 2^20]');
+  if (n < 1024 || n > 2 ** 20 || (n & (n - 1)) !== 0)
+    fail('N must be a power of 2 in [1024, 2^20]');
   if (r < 1 || r > 32 || p < 1 || p > 16) fail('r must be in [1, 32] and p in [1, 16]');
   if (128 * n * r > 256 * 1024 * 1024) fail('N × r needs more than 256 MiB');
 }
@@ -109,7 +116,8 @@ function derive(secret: string, salt: Buffer, n: number, r: number, p: number): 
 
 /** A new token for `name` and the hash that goes in the auth file. */
 export async function newToken(name: string): Promise<{ token: string; hash: string }> {
-  if (!NAME.test(name)) throw new RangeError(`a token name is letters, digits, _ and -, at most 64`);
+  if (!NAME.test(name))
+    throw new RangeError(`a token name is letters, digits, _ and -, at most 64`);
   const secret = randomBytes(32).toString('base64url');
   const salt = randomBytes(16);
   const key = await derive(secret, salt, COST.N, COST.r, COST.p);
@@ -163,6 +171,12 @@ export class Authenticator {
 async function matches(secret: string, hash: string): Promise<boolean> {
   const [, n, r, p, salt, key] = HASH.exec(hash) as RegExpExecArray;
   const expected = Buffer.from(key as string, 'base64url');
-  const got = await derive(secret, Buffer.from(salt as string, 'base64url'), Number(n), Number(r), Number(p));
+  const got = await derive(
+    secret,
+    Buffer.from(salt as string, 'base64url'),
+    Number(n),
+    Number(r),
+    Number(p),
+  );
   return got.length === expected.length && timingSafeEqual(got, expected);
 }

@@ -477,7 +477,11 @@ export class RaftkitClient {
         if (e instanceof BadRequestError || e instanceof ServerError) throw e;
         if (e instanceof AuthRefusedError) throw e;
         if (tlsRefusal(e)) {
-          throw new AuthRefusedError(`TLS with ${endpoint.host}: ${(e as Error).message}`, 0, 'tls');
+          throw new AuthRefusedError(
+            `TLS with ${endpoint.host}: ${(e as Error).message}`,
+            0,
+            'tls',
+          );
         }
         const code = (e as NodeJS.ErrnoException).code ?? '';
         // Another server than raftkit applied nothing; everything else may have reached one.

@@ -204,7 +204,9 @@ export class KvHttpServer {
               ...serverOptions,
               cert: tls.cert,
               key: tls.key,
-              ...(tls.ca === undefined ? {} : { ca: tls.ca, requestCert: true, rejectUnauthorized: true }),
+              ...(tls.ca === undefined
+                ? {}
+                : { ca: tls.ca, requestCert: true, rejectUnauthorized: true }),
             },
             handler,
           );
@@ -317,7 +319,8 @@ export class KvHttpServer {
       const seconds = (performance.now() - started) / 1000;
       this.#options.metrics?.request(op, reply?.status ?? 'aborted', seconds);
     }
-    if (reply?.stream !== undefined) await sendStream(res, reply, reply.stream, this.#options.logger);
+    if (reply?.stream !== undefined)
+      await sendStream(res, reply, reply.stream, this.#options.logger);
     else if (reply !== null) send(res, reply);
     if (reply?.settledAt !== undefined && reply.proposedAt !== undefined) {
       const metrics = this.#options.metrics;
@@ -452,7 +455,10 @@ export class KvHttpServer {
     const s = this.#node.status();
     const maxLag = this.#options.readyMaxLag ?? 1000;
     const problems: string[] = [];
-    if (this.#node.removedAt !== null || (!s.members.includes(s.id) && !s.learners.includes(s.id))) {
+    if (
+      this.#node.removedAt !== null ||
+      (!s.members.includes(s.id) && !s.learners.includes(s.id))
+    ) {
       problems.push('not a member of the configuration in force');
     }
     if (s.leader === null) problems.push('no leader known');
@@ -666,7 +672,8 @@ function isMeasured(op: string): op is RequestOp {
 
 function checkConnectionLimits(limits: ConnectionLimits): void {
   for (const [name, v] of Object.entries(limits)) {
-    if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer`);
+    if (!Number.isSafeInteger(v) || v <= 0)
+      throw new RangeError(`${name} must be a positive integer`);
   }
   if (limits.headersTimeoutMs > limits.bodyTimeoutMs) {
     throw new RangeError('the headers timeout cannot be longer than the whole request timeout');

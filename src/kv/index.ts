@@ -4,8 +4,8 @@
  */
 
 export {
-  AuthFileError,
   Authenticator,
+  AuthFileError,
   newToken,
   type Principal,
   parseAuthFile,

@@ -41,6 +41,7 @@ export {
   type NodeSnapshotHeader,
   readNodeSnapshot,
   type SnapshotPolicy,
+  withNodeHeader,
 } from './snapshots.js';
 export { type StartNodeOptions, startNode } from './start-node.js';
 export type { StateMachine } from './state-machine.js';

@@ -116,7 +116,7 @@ export class Snapshots {
     this.#sinceEntries = 0;
     this.#sinceBytes = 0;
     const state = (stateMachine.takeSnapshot as () => AsyncIterable<Uint8Array>).call(stateMachine);
-    const chunks = withHeader(this.#ctx.header(), state);
+    const chunks = withNodeHeader(this.#ctx.header(), state);
     const started = performance.now();
     this.#taking = (async () => {
       const file = await (storage.writeSnapshot as NonNullable<DurableStorage['writeSnapshot']>)(
@@ -174,7 +174,7 @@ export class Snapshots {
 }
 
 /** The node's header line, then the state machine's chunks. */
-async function* withHeader(
+export async function* withNodeHeader(
   header: NodeSnapshotHeader,
   state: AsyncIterable<Uint8Array>,
 ): AsyncGenerator<Uint8Array> {

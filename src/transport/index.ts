@@ -5,6 +5,12 @@
 
 export { formatAddress, type HostPort, parseAddress } from './address.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
+export {
+  type CertificateRequest,
+  type KeyPair,
+  newCertificate,
+  newCertificateAuthority,
+} from './certificates.js';
 export { FrameCipher, SEAL_OVERHEAD_BYTES } from './cipher.js';
 export {
   clusterTag,
