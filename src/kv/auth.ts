@@ -97,9 +97,9 @@ export function parseAuthFile(text: string, file: string): TokenEntry[] {
 function checkCost(n: number, r: number, p: number, fail: (detail: string) => Error): void {
   // Bounds keep a hand-edited file from making every request take seconds or gigabytes.
   if (n < 1024 || n > 2 ** 20 || (n & (n - 1)) !== 0)
-    fail('N must be a power of 2 in [1024, 2^20]');
-  if (r < 1 || r > 32 || p < 1 || p > 16) fail('r must be in [1, 32] and p in [1, 16]');
-  if (128 * n * r > 256 * 1024 * 1024) fail('N × r needs more than 256 MiB');
+    throw fail('N must be a power of 2 in [1024, 2^20]');
+  if (r < 1 || r > 32 || p < 1 || p > 16) throw fail('r must be in [1, 32] and p in [1, 16]');
+  if (128 * n * r > 256 * 1024 * 1024) throw fail('N × r needs more than 256 MiB');
 }
 
 /** scrypt's cost for new hashes: about 16 MiB and some tens of milliseconds a check. */
