@@ -246,11 +246,19 @@ export class KvHttpServer {
         socket.destroy();
         return;
       }
-      const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      const text = JSON.stringify({
-        error: `malformed HTTP request (${error.code ?? 'parse error'})`,
-        code: 'bad-request',
-      });
+      const late = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const status = late ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const text = JSON.stringify(
+        late
+          ? {
+              error: `the request did not arrive in time (headers within ${limits.headersTimeoutMs} ms, all of it within ${limits.bodyTimeoutMs} ms)`,
+              code: 'request-timeout',
+            }
+          : {
+              error: `malformed HTTP request (${error.code ?? 'parse error'})`,
+              code: 'bad-request',
+            },
+      );
       socket.end(
         `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n${API_HEADER}: ${API_VERSION}\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
       );
