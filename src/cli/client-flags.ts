@@ -78,14 +78,12 @@ export function clientSecurity(
     ...(flags.cert === undefined ? {} : { cert: readText(flags.cert, 'certificate') }),
     ...(flags.key === undefined ? {} : { key: readText(flags.key, 'key') }),
   };
-  const raw =
-    flags.tokenFile === undefined ? env[TOKEN_ENV] : readText(flags.tokenFile, 'token file');
-  const token = raw?.trim();
-  if (token === '') {
-    throw new Error(
-      flags.tokenFile === undefined ? `$${TOKEN_ENV} is empty` : `${flags.tokenFile} is empty`,
-    );
-  }
+  // An empty variable counts as unset (as shells and CI systems leave them); an empty file
+  // is a mistake.
+  const fromEnv = env[TOKEN_ENV]?.trim() === '' ? undefined : env[TOKEN_ENV]?.trim();
+  const token =
+    flags.tokenFile === undefined ? fromEnv : readText(flags.tokenFile, 'token file').trim();
+  if (token === '') throw new Error(`the token file ${flags.tokenFile} is empty`);
   return {
     ...(token === undefined ? {} : { token }),
     ...(Object.keys(tls).length === 0 ? {} : { tls }),
