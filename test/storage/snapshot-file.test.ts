@@ -19,6 +19,7 @@ import {
   parseSnapshotFileName,
   SnapshotReader,
   SnapshotWriter,
+  snapshotFileBytes,
   snapshotFileName,
 } from '../../src/storage/snapshot-file.js';
 
@@ -140,4 +141,29 @@ test('every flipped byte and every cut is refused with the file and offset', asy
     await assert.rejects(damaged(pristine.slice(0, cut)), CorruptionError);
   }
   await assert.rejects(damaged(Buffer.concat([pristine, Buffer.from([0])])), /bytes follow/);
+});
+
+test('snapshotFileBytes streams what SnapshotWriter writes, byte for byte (a backup is a snapshot file)', async () => {
+  const fs = new MemoryFileSystem();
+  await fs.mkdir('/n');
+  const chunks = [chunkOf(1000, 1), new Uint8Array(0), chunkOf(3, 2), chunkOf(70_000, 3)];
+  const w = await SnapshotWriter.create(fs, '/n', meta);
+  for (const c of chunks) await w.write(c);
+  const { file } = await w.commit();
+  const written = Buffer.from((await fs.readFile(`/n/${file}`)) as Uint8Array);
+  const streamed: Uint8Array[] = [];
+  for await (const piece of snapshotFileBytes(
+    meta,
+    (async function* () {
+      yield* chunks;
+    })(),
+  )) {
+    streamed.push(piece);
+  }
+  assert.deepEqual(Buffer.concat(streamed), written);
+  await assert.rejects(async () => {
+    for await (const _ of snapshotFileBytes({ ...meta, index: -1 }, (async function* () {})())) {
+      // nothing
+    }
+  }, TypeError);
 });
