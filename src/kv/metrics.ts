@@ -85,6 +85,16 @@ export class KvMetrics {
     status('raftkit_commit_index', 'Highest log index known committed', (s) => s.commitIndex);
     status('raftkit_applied_index', 'Highest log index applied', (s) => s.appliedIndex);
     status('raftkit_last_index', 'Last log index', (s) => s.lastIndex);
+    status(
+      'raftkit_first_index',
+      'First log index still held (after compaction)',
+      (s) => s.firstIndex,
+    );
+    status(
+      'raftkit_snapshot_index',
+      "Newest snapshot's index (0 before the first)",
+      (s) => s.snapshotIndex,
+    );
     new Gauge({
       name: 'raftkit_has_leader',
       help: '1 when this node knows a leader',

@@ -160,6 +160,49 @@ describe('raftkit certs, auth add, and a node with HTTPS and tokens', () => {
     assert.equal(JSON.parse(status.stdout).role, 'leader');
   });
 
+  test('a node joins the secured cluster with an admin token and a client certificate', async () => {
+    const adminToken = join(dir, 'admin.token');
+    writeFileSync(adminToken, tokens.admin as string, { mode: 0o600 });
+    const [raftPort, httpPort] = await freePorts(2);
+    const joiner = spawn(
+      process.execPath,
+      [
+        bin,
+        'node',
+        ...['--listen', `127.0.0.1:${raftPort}`, '--join', url, '--data', join(dir, 'joiner')],
+        ...['--http', `127.0.0.1:${httpPort}`, ...tlsFlags(), '--token-file', adminToken],
+        ...['--http-tls-cert', join(certs, '127.0.0.1.pem')],
+        ...['--http-tls-key', join(certs, '127.0.0.1-key.pem'), '--auth-file', authFile],
+        ...['--heartbeat-ms', '50', '--election-ms', '300'],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      await waitForLine(joiner, /joined as voter/, 20_000);
+      const list = await run(['member', 'list', '--endpoints', url, ...tlsFlags()], {
+        RAFTKIT_TOKEN: tokens.read,
+      });
+      assert.equal(list.code, 0, list.stderr);
+      const voters = (JSON.parse(list.stdout) as { voters: { id: string }[] }).voters;
+      assert.equal(voters.length, 2);
+      assert.ok(voters.some((v) => v.id === `127.0.0.1:${raftPort}`));
+      // Without the admin token, a join is refused and says why.
+      const [p2, h2] = await freePorts(2);
+      const refused = await run(
+        [
+          'node',
+          ...['--listen', `127.0.0.1:${p2}`, '--join', url, '--data', join(dir, 'refused')],
+          ...['--http', `127.0.0.1:${h2}`, ...tlsFlags()],
+        ],
+        { RAFTKIT_TOKEN: tokens.write },
+      );
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /could not join: 403 .*needs admin/);
+    } finally {
+      await stopTree(joiner);
+    }
+  });
+
   test('a token is never taken from a flag value; a missing token file is one line', async () => {
     const r = await run(['get', 'a', '--endpoints', url, ...tlsFlags(), '--token', 'x']);
     assert.equal(r.code, 1);
