@@ -197,14 +197,11 @@ async function restore(file: string, flags: RestoreFlags, output: Output): Promi
     membership: spec,
   };
   const storage = await FileStorage.open(flags.data, { id: flags.id });
-  let written: SnapshotFile;
   try {
     const source = reader(file).chunks();
     const { state } = await readNodeSnapshot(source);
-    written = await storage.writeSnapshot(
-      meta,
-      withNodeHeader({ ...contents.header, cluster }, state),
-    );
+    const header = { ...contents.header, cluster };
+    const written: SnapshotFile = await storage.writeSnapshot(meta, withNodeHeader(header, state));
     await storage.save({
       snapshot: written,
       entries: [],
@@ -212,8 +209,13 @@ async function restore(file: string, flags: RestoreFlags, output: Output): Promi
       sync: true,
     });
     await storage.bindCluster(cluster);
-  } finally {
     await storage.close();
+  } catch (e) {
+    // Half a restore must not be started: it would be an empty node of a new cluster. The
+    // directory was absent or empty before.
+    await storage.close().catch(() => {});
+    rmSync(flags.data, { recursive: true, force: true });
+    throw e;
   }
   output.out(
     `${JSON.stringify({

@@ -15,6 +15,7 @@ import {
   VerifyAbortedError,
   type VerifyResult,
 } from '../verify/index.js';
+import { clientSecurity, withClientSecurity } from './client-flags.js';
 import type { Output } from './main.js';
 import { positiveInteger } from './parse.js';
 
@@ -28,6 +29,10 @@ interface VerifyFlags {
   rate?: number;
   report?: string;
   endpoints?: string[];
+  cacert?: string;
+  cert?: string;
+  key?: string;
+  tokenFile?: string;
   seed?: number;
   readMode: 'index' | 'lease';
   snapshotEntries?: number;
@@ -78,7 +83,8 @@ function seconds(value: string): number {
 }
 
 export function verifyCommand(output: Output, setExit: (code: number) => void): Command {
-  return new Command('verify')
+  // With --endpoints: how to reach a secured cluster's API.
+  return withClientSecurity(new Command('verify'))
     .description(
       'test a cluster under faults (kills, pauses, real network partitions, membership changes, snapshots, clock skew) and check linearizability and durability',
     )
@@ -166,7 +172,9 @@ async function verify(flags: VerifyFlags, output: Output): Promise<number> {
       readMode: flags.readMode,
       signal: abort.signal,
       ...(flags.rate === undefined ? {} : { rate: flags.rate }),
-      ...(flags.endpoints === undefined ? {} : { endpoints: flags.endpoints }),
+      ...(flags.endpoints === undefined
+        ? {}
+        : { endpoints: flags.endpoints, security: clientSecurity(flags) }),
       ...(flags.snapshotEntries === undefined ? {} : { snapshotEntries: flags.snapshotEntries }),
       ...(flags.keepData === true ? { keepData: true } : {}),
       ...(flags.nodeBin === undefined ? {} : { bin: resolve(flags.nodeBin) }),

@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkLinearizable, kvModel, type Verdict } from '../check/index.js';
-import { RaftkitClient } from '../kv/index.js';
+import { RaftkitClient, type RaftkitClientOptions } from '../kv/index.js';
 import { type Slot, VerifyCluster } from './cluster.js';
 import { checkDurable, type DurabilityReport } from './durability.js';
 import { Nemesis, type NemesisKind, setClock } from './nemesis.js';
@@ -32,6 +32,8 @@ export interface VerifyOptions {
   readonly report: string;
   /** Check this running cluster instead of starting one. */
   readonly endpoints?: readonly string[];
+  /** With `endpoints`: the token and TLS options of its API. */
+  readonly security?: Pick<RaftkitClientOptions, 'token' | 'tls'>;
   readonly seed: number;
   readonly readMode: 'index' | 'lease';
   /** `--snapshot-entries` of the nodes (small with the snapshot nemesis). */
@@ -165,7 +167,14 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
     for (let c = 0; c < options.clients; c++) {
       const pinned = c % 2 === 0;
       const endpoints = pinned ? [initial[(c / 2) % initial.length] as string] : urls;
-      clients.push(new RaftkitClient({ endpoints, timeoutMs: 3000, attemptTimeoutMs: 1500 }));
+      clients.push(
+        new RaftkitClient({
+          endpoints,
+          timeoutMs: 3000,
+          attemptTimeoutMs: 1500,
+          ...options.security,
+        }),
+      );
       readShares.push(pinned ? 0.8 : 0.35);
     }
     const keys = Array.from({ length: options.keys }, (_, i) => `k${i}`);
@@ -228,7 +237,13 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
     // The final reads: every key from every node (each through a client of its own).
     const members = cluster === null ? urls : cluster.members.map((s) => s.url);
     const readers = members.map(
-      (url) => new RaftkitClient({ endpoints: [url], timeoutMs: 3000, attemptTimeoutMs: 1500 }),
+      (url) =>
+        new RaftkitClient({
+          endpoints: [url],
+          timeoutMs: 3000,
+          attemptTimeoutMs: 1500,
+          ...options.security,
+        }),
     );
     clients.push(...readers);
     const unanswered = await load.finalReads(

@@ -69,9 +69,9 @@ export const plantedBugs: readonly PlantedBug[] = [
     description:
       'a snapshot file is renamed into place without its data fsynced: power lost after the log is compacted behind it leaves neither',
     file: 'storage/snapshot-file.ts',
-    find: `      await this.#handle.write(end, this.#at);
+    find: `      await this.#handle.write(endRecord(this.#bytes, this.#crc), this.#at);
       await this.#handle.sync();`,
-    replace: '      await this.#handle.write(end, this.#at);',
+    replace: '      await this.#handle.write(endRecord(this.#bytes, this.#crc), this.#at);',
   },
   {
     name: 'compact-before-durable',
