@@ -4,8 +4,10 @@
  * the machine's noise falls on all of them alike):
  *
  *   plain    HTTP, no auth
+ *   token    HTTP with bearer tokens (a write token)
  *   https    HTTPS (the server's certificate only)
- *   secured  HTTPS with client certificates and bearer tokens (a write token)
+ *   mtls     HTTPS with client certificates
+ *   secured  HTTPS with client certificates and bearer tokens
  *
  * Puts of 256-byte values and linearizable gets, both at concurrency 64. Prints, per set-up,
  * the median of the rounds and their range, and the ratio to `plain`; writes
@@ -47,25 +49,26 @@ writeFileSync(files.key, server.key);
 writeFileSync(authFile, JSON.stringify({ tokens: [{ name: 'bench', role: 'write', hash }] }));
 
 interface Setup {
-  readonly name: 'plain' | 'https' | 'secured';
+  readonly name: string;
   readonly flags: string[];
   readonly client: Pick<ConstructorParameters<typeof RaftkitClient>[0], 'token' | 'tls'>;
 }
 
+const serverTls = ['--http-tls-cert', files.cert, '--http-tls-key', files.key];
+const clientCertificate = { ca: ca.cert, cert: client.cert, key: client.key };
 const setups: Setup[] = [
   { name: 'plain', flags: [], client: {} },
+  { name: 'token', flags: ['--auth-file', authFile], client: { token } },
+  { name: 'https', flags: serverTls, client: { tls: { ca: ca.cert } } },
   {
-    name: 'https',
-    flags: ['--http-tls-cert', files.cert, '--http-tls-key', files.key],
-    client: { tls: { ca: ca.cert } },
+    name: 'mtls',
+    flags: [...serverTls, '--http-tls-ca', files.ca],
+    client: { tls: clientCertificate },
   },
   {
     name: 'secured',
-    flags: [
-      ...['--http-tls-cert', files.cert, '--http-tls-key', files.key, '--http-tls-ca', files.ca],
-      ...['--auth-file', authFile],
-    ],
-    client: { tls: { ca: ca.cert, cert: client.cert, key: client.key }, token },
+    flags: [...serverTls, '--http-tls-ca', files.ca, '--auth-file', authFile],
+    client: { tls: clientCertificate, token },
   },
 ];
 
@@ -80,7 +83,7 @@ interface Measured {
 async function round(setup: Setup, measured: Measured): Promise<void> {
   const ports = await freePorts(6);
   const raft = ports.slice(0, 3).map((p) => `127.0.0.1:${p}`);
-  const scheme = setup.name === 'plain' ? 'http' : 'https';
+  const scheme = setup.client.tls === undefined ? 'http' : 'https';
   const data = join(dir, `${setup.name}-${measured.put.length}`);
   mkdirSync(data);
   const nodes = [0, 1, 2].map(
