@@ -12,27 +12,10 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePortRange } from '../support/ports.js';
-import { raftkit } from '../support/raftkit.js';
+import { outputMatching, raftkit } from '../support/raftkit.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = resolve(root, 'bin/raftkit.js');
-
-/** Resolves with the output so far once `pattern` appears in it; rejects after `ms`. */
-function waitFor(child: ChildProcess, pattern: RegExp, ms: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} in ${ms} ms:\n${text}`)), ms);
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString();
-      if (pattern.test(text)) {
-        clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        resolve(text);
-      }
-    };
-    child.stdout?.on('data', onData);
-  });
-}
 
 const exitOf = (child: ChildProcess): Promise<number | null> =>
   child.exitCode !== null
@@ -71,7 +54,7 @@ describe('raftkit cluster and the client commands', () => {
     cluster.stdout?.on('data', (c: Buffer) => {
       output += c.toString();
     });
-    await waitFor(cluster, /ready: 3 nodes, leader 127\.0\.0\.1:\d+/, 20_000);
+    await outputMatching(cluster, /ready: 3 nodes, leader 127\.0\.0\.1:\d+/, 20_000);
   });
 
   after(async () => {

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { freePortRange, freePorts } from '../support/ports.js';
-import { bin, type Ran, raftkit, stopTree } from '../support/raftkit.js';
+import { bin, outputMatching, type Ran, raftkit, stopTree } from '../support/raftkit.js';
 
 async function run(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
   try {
@@ -27,22 +27,6 @@ async function run(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promis
     const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
-}
-
-function waitForLine(child: ChildProcess, pattern: RegExp, ms: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} in ${ms} ms:\n${text}`)), ms);
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString();
-      if (pattern.test(text)) {
-        clearTimeout(timer);
-        resolve(text);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-  });
 }
 
 describe('raftkit certs, auth add, and a node with HTTPS and tokens', () => {
@@ -83,7 +67,7 @@ describe('raftkit certs, auth add, and a node with HTTPS and tokens', () => {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    await waitForLine(node, /HTTP on https:\/\/127\.0\.0\.1:\d+/, 15_000);
+    await outputMatching(node, /HTTP on https:\/\/127\.0\.0\.1:\d+/, 15_000, true);
   });
   after(async () => {
     if (node !== undefined) await stopTree(node);
@@ -178,7 +162,7 @@ describe('raftkit certs, auth add, and a node with HTTPS and tokens', () => {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     try {
-      await waitForLine(joiner, /joined as voter/, 20_000);
+      await outputMatching(joiner, /joined as voter/, 20_000, true);
       const list = await run(['member', 'list', '--endpoints', url, ...tlsFlags()], {
         RAFTKIT_TOKEN: tokens.read,
       });
@@ -263,7 +247,7 @@ describe('raftkit cluster --tls', () => {
       ].concat(['--data', dir, '--heartbeat-ms', '50', '--election-ms', '300']),
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    await waitForLine(cluster, /ready: 3 nodes/, 30_000);
+    await outputMatching(cluster, /ready: 3 nodes/, 30_000, true);
   });
   after(async () => {
     if (cluster !== undefined) await stopTree(cluster);

@@ -45,3 +45,32 @@ export async function stopTree(child: ChildProcess, ms = 15_000): Promise<void> 
   await gone;
   clearTimeout(timer);
 }
+
+/**
+ * Resolves with `child`'s output so far once `pattern` appears in it (stdout, and stderr
+ * too with `both`); rejects after `ms` with what it printed.
+ */
+export function outputMatching(
+  child: ChildProcess,
+  pattern: RegExp,
+  ms: number,
+  both = false,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const streams = [child.stdout, ...(both ? [child.stderr] : [])];
+    const timer = setTimeout(() => {
+      for (const s of streams) s?.off('data', onData);
+      reject(new Error(`no ${pattern} in ${ms} ms:\n${text}`));
+    }, ms);
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString();
+      if (pattern.test(text)) {
+        clearTimeout(timer);
+        for (const s of streams) s?.off('data', onData);
+        resolve(text);
+      }
+    };
+    for (const s of streams) s?.on('data', onData);
+  });
+}
