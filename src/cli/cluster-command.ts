@@ -70,7 +70,7 @@ export function clusterCommand(output: Output): Command {
  * replacing those of an earlier run: nothing outside this run trusts them.
  */
 async function throwawayCertificates(data: string, host: string, nodes: number) {
-  // Loaded here: \`raftkit get\` imports this module for its default endpoints, and stays light.
+  // Loaded here: `raftkit get` imports this module for its default endpoints, and stays light.
   const { writeCertificates } = await import('./security-commands.js');
   const dir = join(data, 'tls');
   rmSync(dir, { recursive: true, force: true });

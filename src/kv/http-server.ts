@@ -210,7 +210,7 @@ export class KvHttpServer {
               // A certificate is asked for and checked here, and one that fails is answered
               // (401, why) rather than cut at the handshake: a client is told what is wrong.
               // No session resumption: Node takes a resumed session for an authorized one
-              // whatever the first handshake found (see \`#checkClientCertificate\`).
+              // whatever the first handshake found (see `#checkClientCertificate`).
               ...(tls.ca === undefined
                 ? {}
                 : {
@@ -354,7 +354,7 @@ export class KvHttpServer {
   #checkClientCertificate(req: http.IncomingMessage): void {
     if (this.#options.tls?.ca === undefined) return;
     const socket = req.socket as TLSSocket;
-    // A resumed session says \`authorized\` without a check (found by test/kv/https.test.ts: a
+    // A resumed session says `authorized` without a check (found by test/kv/https.test.ts: a
     // client with no certificate was served on its second connection). Tickets are off, so
     // none should resume; one that does is refused all the same.
     if (socket.authorized && !socket.isSessionReused()) return;
