@@ -59,7 +59,7 @@ export interface NodeFlags {
   httpTlsKey?: string;
   httpTlsCa?: string;
   authFile?: string;
-  authOpenProbes?: boolean;
+  openProbes?: boolean;
   httpMaxConnections: number;
   httpMaxInFlight: number;
   httpHeaderTimeoutMs: number;
@@ -147,7 +147,10 @@ export function nodeCommand(output: Output): Command {
       '--auth-file <file>',
       'require bearer tokens; their hashes and roles (raftkit auth add)',
     )
-    .option('--auth-open-probes', 'with --auth-file: /metrics, /healthz and /readyz need no token')
+    .option(
+      '--open-probes',
+      'with --auth-file or --http-tls-ca: /metrics, /healthz and /readyz need neither token nor client certificate',
+    )
     .option(
       '--http-max-connections <n>',
       'open HTTP connections served; beyond, 503',
@@ -187,8 +190,8 @@ function serverSecurity(flags: NodeFlags): Partial<KvServerOptions> {
   if (flags.httpTlsCa !== undefined && flags.httpTlsCert === undefined) {
     throw new Error('--http-tls-ca needs --http-tls-cert and --http-tls-key');
   }
-  if (flags.authOpenProbes === true && flags.authFile === undefined) {
-    throw new Error('--auth-open-probes goes with --auth-file');
+  if (flags.openProbes === true && flags.authFile === undefined && flags.httpTlsCa === undefined) {
+    throw new Error('--open-probes goes with --auth-file or --http-tls-ca');
   }
   if (flags.httpHeaderTimeoutMs > flags.httpBodyTimeoutMs) {
     throw new Error('--http-header-timeout-ms cannot be above --http-body-timeout-ms');
@@ -207,7 +210,8 @@ function serverSecurity(flags: NodeFlags): Partial<KvServerOptions> {
       : new Authenticator(parseAuthFile(read(flags.authFile), flags.authFile));
   return {
     ...(tls === undefined ? {} : { tls }),
-    ...(auth === undefined ? {} : { auth, openProbes: flags.authOpenProbes === true }),
+    ...(auth === undefined ? {} : { auth }),
+    openProbes: flags.openProbes === true,
     connectionLimits: {
       maxConnections: flags.httpMaxConnections,
       maxInFlight: flags.httpMaxInFlight,

@@ -116,7 +116,10 @@ export interface KvServerOptions {
   readonly tls?: HttpTlsOptions;
   /** Bearer tokens and their roles (see `auth.ts`); without, every request is served. */
   readonly auth?: Authenticator;
-  /** With `auth`: `/metrics`, `/healthz` and `/readyz` need no token (for scrapers, probes). */
+  /**
+   * `/metrics`, `/healthz` and `/readyz` need neither a token nor a client certificate (for
+   * scrapers and probes, which have neither).
+   */
   readonly openProbes?: boolean;
   readonly connectionLimits?: Partial<ConnectionLimits>;
   /** `/readyz` fails while the applied index trails the commit index by more. Default 1,000. */
@@ -309,9 +312,11 @@ export class KvHttpServer {
           { ...RETRY, connection: 'close' },
         );
       }
-      this.#checkClientCertificate(req);
       const route = parseRoute(req.method ?? '', req.url ?? '/', this.#limits);
       op = route.op;
+      // Open probes are open to scrapers and kubelets, which hold neither token nor certificate.
+      const open = this.#options.openProbes === true && roleOfRoute[route.op] === 'probe';
+      if (!open) this.#checkClientCertificate(req);
       // Probes are answered however busy the node is: a load balancer must not take a node
       // that is merely loaded for a dead one.
       if (op !== 'healthz' && op !== 'readyz') {
@@ -326,7 +331,7 @@ export class KvHttpServer {
         this.#inFlight++;
         counted = true;
       }
-      await this.#authorize(route, req);
+      if (!open) await this.#authorize(route, req);
       reply = await this.#dispatch(route, req);
     } catch (e) {
       reply = this.#failure(e, op, req);
@@ -373,7 +378,6 @@ export class KvHttpServer {
     const auth = this.#options.auth;
     if (auth === undefined) return;
     const needed = roleOfRoute[route.op];
-    if (needed === 'probe' && this.#options.openProbes === true) return;
     const who = await auth.check(req.headers.authorization);
     if (who === 'missing') {
       throw new HttpError(

@@ -46,7 +46,7 @@ export type Role = 'read' | 'write' | 'admin';
 
 /**
  * The role each route needs once authentication is on. `probe` routes (metrics and health)
- * need `read`, or nothing when the node leaves them open (`--auth-open-probes`).
+ * need `read`, or nothing when the node leaves them open (`--open-probes`).
  */
 export const roleOfRoute: Readonly<Record<Route['op'], Role | 'probe'>> = {
   get: 'read',

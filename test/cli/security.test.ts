@@ -213,7 +213,7 @@ describe('raftkit certs, auth add, and a node with HTTPS and tokens', () => {
         /--http-tls-cert and --http-tls-key come together/,
       ],
       [['--http-tls-ca', join(certs, 'ca.pem')], /--http-tls-ca needs --http-tls-cert/],
-      [['--auth-open-probes'], /--auth-open-probes goes with --auth-file/],
+      [['--open-probes'], /--open-probes goes with --auth-file or --http-tls-ca/],
       [['--auth-file', join(certs, 'ca.pem')], /auth file .*ca\.pem: not JSON/],
       [['--http-header-timeout-ms', '5000', '--http-body-timeout-ms', '1000'], /cannot be above/],
     ];

@@ -5,6 +5,7 @@
  * handshake. Each at once, as an AuthRefusedError, not retried until the deadline.
  */
 import assert from 'node:assert/strict';
+import https from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import { AuthRefusedError, RaftkitClient } from '../../src/kv/index.js';
 import { newCertificate, newCertificateAuthority } from '../../src/transport/index.js';
@@ -82,6 +83,30 @@ describe('HTTPS with client certificates', () => {
       'wrong trust',
       'tls',
     ));
+
+  test('with openProbes, health and metrics need no client certificate; the rest still does', async () => {
+    const open = await KvCluster.start(1, {
+      server: { tls: { cert: server.cert, key: server.key, ca: ca.cert }, openProbes: true },
+    });
+    const get = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const [host, port] = (open.http[0] as string).split(':');
+        https
+          .get({ host, port, path, ca: ca.cert, agent: false }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .once('error', reject);
+      });
+    try {
+      assert.equal(await get('/healthz'), 200);
+      assert.equal(await get('/metrics'), 200);
+      assert.equal(await get('/v1/status'), 401);
+      assert.equal(await get('/v1/kv/k'), 401);
+    } finally {
+      await open.close();
+    }
+  });
 
   test('plain HTTP to the HTTPS port gets no answer that counts', async () => {
     const c = new RaftkitClient({ endpoints: cluster.http, timeoutMs: 1500 });
