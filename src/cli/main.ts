@@ -63,10 +63,17 @@ function buildProgram(output: Output, commands: readonly Command[]): Command {
     .configureOutput(outputFor(output, 'raftkit'))
     .exitOverride();
   for (const command of commands) program.addCommand(command);
-  for (const command of program.commands) {
-    command.copyInheritedSettings(program);
-    command.configureOutput(outputFor(output, `raftkit ${command.name()}`));
-  }
+  // Every command, nested ones too (`raftkit member add`, `raftkit snapshot save`), reports
+  // its usage errors in one line that names it.
+  const configure = (parent: Command, prefix: string) => {
+    for (const command of parent.commands) {
+      const name = `${prefix} ${command.name()}`;
+      command.copyInheritedSettings(parent);
+      command.configureOutput(outputFor(output, name));
+      configure(command, name);
+    }
+  };
+  configure(program, 'raftkit');
   return program;
 }
 

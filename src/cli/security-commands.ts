@@ -7,7 +7,12 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { newToken, parseAuthFile, roles, type TokenEntry } from '../kv/index.js';
-import { type KeyPair, newCertificate, newCertificateAuthority } from '../transport/index.js';
+import {
+  checkCertificateNames,
+  type KeyPair,
+  newCertificate,
+  newCertificateAuthority,
+} from '../transport/index.js';
 import type { Output } from './main.js';
 import { positiveInteger } from './parse.js';
 
@@ -46,6 +51,20 @@ export function writeCertificates(
   clients: readonly string[],
   options: { days?: number; ca?: KeyPair } = {},
 ): string[] {
+  // Everything is checked before the first file is written: a mistake leaves nothing behind.
+  const base = (name: string) => name.replace(/[^A-Za-z0-9.-]/g, '_');
+  const files = [
+    ...(options.ca === undefined ? ['ca.pem', 'ca-key.pem'] : []),
+    ...[...nodes.map((n) => n[0] as string), ...clients].flatMap((n) => [
+      `${base(n)}.pem`,
+      `${base(n)}-key.pem`,
+    ]),
+  ];
+  for (const names of nodes) checkCertificateNames(names);
+  if (new Set(files).size !== files.length) throw new Error('two certificates would share a file');
+  for (const f of files) {
+    if (existsSync(join(dir, f))) throw new Error(`${join(dir, f)} exists already; not replaced`);
+  }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const written: string[] = [];
   const write = (file: string, text: string, mode: number) => {
@@ -64,15 +83,13 @@ export function writeCertificates(
     // A node's certificate serves its peers and its HTTPS API, and is shown to the peers it
     // dials (mutual TLS): both usages.
     const pair = newCertificate(ca, { commonName: first, names, usage: 'both', days });
-    const base = first.replace(/[^A-Za-z0-9.-]/g, '_');
-    write(`${base}.pem`, pair.cert, 0o644);
-    write(`${base}-key.pem`, pair.key, 0o600);
+    write(`${base(first)}.pem`, pair.cert, 0o644);
+    write(`${base(first)}-key.pem`, pair.key, 0o600);
   }
   for (const client of clients) {
     const pair = newCertificate(ca, { commonName: client, usage: 'client', days });
-    const base = client.replace(/[^A-Za-z0-9.-]/g, '_');
-    write(`${base}.pem`, pair.cert, 0o644);
-    write(`${base}-key.pem`, pair.key, 0o600);
+    write(`${base(client)}.pem`, pair.cert, 0o644);
+    write(`${base(client)}-key.pem`, pair.key, 0o600);
   }
   return written;
 }

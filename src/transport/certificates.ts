@@ -261,6 +261,15 @@ export function newCertificateAuthority(
   return { cert, key: pem(privateKey) };
 }
 
+/** Throws a RangeError for a name that is neither a host name nor an IP address. */
+export function checkCertificateNames(names: readonly string[]): void {
+  for (const n of names) {
+    if (isIP(n) === 0 && !/^[A-Za-z0-9*]([A-Za-z0-9-.]*[A-Za-z0-9])?$/.test(n)) {
+      throw new RangeError(`${JSON.stringify(n)} is neither a host name nor an IP address`);
+    }
+  }
+}
+
 /** A certificate for `request`, signed by `ca` (as `newCertificateAuthority` makes, or read back). */
 export function newCertificate(ca: KeyPair, request: CertificateRequest): KeyPair {
   const caCert = new X509Certificate(ca.cert);
@@ -274,11 +283,7 @@ export function newCertificate(ca: KeyPair, request: CertificateRequest): KeyPai
   const caSpki = createPublicKey(ca.cert).export({ type: 'spki', format: 'der' });
   const issuer: Issuer = { name: subjectOfCa, key: caKey, keyId: keyId(caSpki) };
   const names = request.names ?? [];
-  for (const n of names) {
-    if (isIP(n) === 0 && !/^[A-Za-z0-9*]([A-Za-z0-9-.]*[A-Za-z0-9])?$/.test(n)) {
-      throw new RangeError(`${JSON.stringify(n)} is neither a host name nor an IP address`);
-    }
-  }
+  checkCertificateNames(names);
   const { privateKey, spki } = newKey();
   const usages = {
     server: [OID.serverAuth],

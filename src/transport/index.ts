@@ -7,6 +7,7 @@ export { formatAddress, type HostPort, parseAddress } from './address.js';
 export { Backoff, type BackoffOptions } from './backoff.js';
 export {
   type CertificateRequest,
+  checkCertificateNames,
   type KeyPair,
   newCertificate,
   newCertificateAuthority,

@@ -55,6 +55,33 @@ describe('raftkit command', () => {
     assert.equal(r.stderr, "raftkit: unknown option '--frobnicate' (see raftkit --help)\n");
     assert.equal(r.stdout, '');
   });
+
+  test('a usage error of a nested command is one line naming it, with a pointer to its --help', async () => {
+    // Found from outside: `raftkit member add x` printed commander's bare "error: ..." line.
+    const cases: [string[], string][] = [
+      [
+        ['member', 'add', 'x'],
+        "raftkit member add: required option '--address <host:port>' not specified (see raftkit member add --help)\n",
+      ],
+      [
+        ['leader', 'transfer'],
+        "raftkit leader transfer: missing required argument 'id' (see raftkit leader transfer --help)\n",
+      ],
+      [
+        ['snapshot', 'restore', 'f'],
+        "raftkit snapshot restore: required option '--data <dir>' not specified (see raftkit snapshot restore --help)\n",
+      ],
+      [
+        ['auth', 'add', 'f', '--name', 'n', '--role', 'root'],
+        "raftkit auth add: option '--role <role>' argument 'root' is invalid. Allowed choices are read, write, admin. (see raftkit auth add --help)\n",
+      ],
+    ];
+    for (const [args, line] of cases) {
+      const r = await raftkit(...args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.equal(r.stderr, line);
+    }
+  });
 });
 
 describe('raftkit inspect', () => {

@@ -89,6 +89,12 @@ describe('raftkit certs, auth add, and a node with HTTPS and tokens', () => {
     const again = await raftkit('certs', '--out', certs, '--node', '127.0.0.1');
     assert.equal(again.code, 1);
     assert.match(again.stderr, /exists already; not replaced/);
+    // A bad name anywhere leaves nothing behind (found from outside: the CA was written first).
+    const fresh = join(dir, 'fresh');
+    const bad = await raftkit('certs', '--out', fresh, '--node', 'ok', '--node', 'bad name');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /"bad name" is neither a host name nor an IP address/);
+    assert.ok(!existsSync(fresh));
   });
 
   test('auth add: the file holds hashes, not tokens; a name is not added twice', async () => {
