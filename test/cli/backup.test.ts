@@ -30,6 +30,8 @@ describe('raftkit snapshot save and restore', () => {
   let admin: string;
   let writer: string;
   const expected = new Map<string, string>();
+  /** Keys written while the save ran, acknowledged before it began. */
+  const duringSave: string[] = [];
   let restored: KvNode[] = [];
 
   before(async () => {
@@ -81,15 +83,35 @@ describe('raftkit snapshot save and restore', () => {
     assert.match(none.stderr, /401/);
   });
 
-  test('save writes a checked backup of everything acknowledged', async () => {
+  test('save writes a checked backup of everything acknowledged, while writes go on', async () => {
+    // Writes of new keys go on throughout; those acknowledged before the save began must be
+    // in the backup (it is taken after a ReadIndex), the later ones may or may not.
+    const client = new RaftkitClient({ endpoints: source.urls, token: writer });
+    let stop = false;
+    let n = 0;
+    const acknowledged: { key: string; at: number }[] = [];
+    const writing = (async () => {
+      while (!stop && n < 5000) {
+        const key = `during-${n++}`;
+        await client.put(key, 'x');
+        acknowledged.push({ key, at: performance.now() });
+      }
+    })();
+    while (acknowledged.length < 20) await new Promise((r) => setTimeout(r, 10));
+    const saveStarted = performance.now();
     const r = await raftkit(
       ...['snapshot', 'save', backup, '--endpoints', source.urls.join(',')],
       ...['--token-file', join(dir, 'admin.token')],
     );
+    stop = true;
+    await writing;
+    client.close();
+    for (const a of acknowledged) if (a.at < saveStarted) duringSave.push(a.key);
+    assert.ok(duringSave.length >= 20);
     assert.equal(r.code, 0, r.stderr);
     const saved = JSON.parse(r.stdout) as { index: number; keys: number; voters: string[] };
-    assert.ok(saved.index >= 121, `index ${saved.index}`);
-    assert.equal(saved.keys, expected.size);
+    assert.ok(saved.index >= 121 + duringSave.length, `index ${saved.index}`);
+    assert.ok(saved.keys >= expected.size + duringSave.length, `${saved.keys} keys`);
     assert.deepEqual([...saved.voters].sort(), [...source.raft].sort());
     // Refuses to replace it.
     const again = await raftkit(
@@ -141,6 +163,7 @@ describe('raftkit snapshot save and restore', () => {
     const client = new RaftkitClient({ endpoints: httpAddrs });
     try {
       for (const [key, value] of expected) assert.equal((await client.get(key))?.value, value, key);
+      for (const key of duringSave) assert.equal((await client.get(key))?.value, 'x', key);
       assert.equal(await client.get('k3'), null);
       await client.put('after', 'restore');
       assert.equal((await client.get('after'))?.value, 'restore');
