@@ -506,7 +506,8 @@ export class SimCluster<S extends StateMachine> {
       const snapshot = storage.snapshot();
       const term = (index: number) =>
         index === snapshot?.index ? snapshot.term : storage.term(index);
-      const config = slot.life.node.members();
+      const node = slot.life.node;
+      const config = node.members();
       // The node hands out the same list while its configuration stands: so are the sets.
       if (slot.configSets?.list !== config) {
         slot.configSets = {
@@ -527,7 +528,7 @@ export class SimCluster<S extends StateMachine> {
         term,
         voters: slot.configSets.voters,
         outgoing: slot.configSets.outgoing,
-        configCommitted: config.index <= slot.life.node.commitIndex,
+        mayElect: (candidate) => node.mayElect(candidate),
       });
     }
     this.#o.invariants.checkElectable(logs);

@@ -58,10 +58,11 @@ export interface LogView {
   /** The old voters, while that configuration is joint; else empty. */
   readonly outgoing: ReadonlySet<NodeId>;
   /**
-   * Whether that configuration is committed as far as the node knows: it then votes only for
-   * its voters (and a node that knows no configuration, for no one). Default false.
+   * Whether the node would give its vote to a candidate at all, logs aside (the core's rule
+   * on configurations: `RaftNode.mayElect`). Default: to anyone, once it knows a
+   * configuration.
    */
-  readonly configCommitted?: boolean;
+  readonly mayElect?: (candidate: NodeId) => boolean;
 }
 
 export class InvariantViolation extends Error {
@@ -398,10 +399,10 @@ export class Invariants {
   }
 }
 
-/** Whether `y` gives its vote to candidate `x` at all (the core's `#mayElect`). */
+/** Whether `y` gives its vote to candidate `x` at all, logs aside. */
 function wouldVote(y: LogView, x: NodeId): boolean {
-  if (y.voters.size === 0) return false;
-  return y.configCommitted !== true || y.voters.has(x) || y.outgoing.has(x);
+  if (y.mayElect !== undefined) return y.mayElect(x);
+  return y.voters.size > 0;
 }
 
 function entryHash(e: Entry): number {

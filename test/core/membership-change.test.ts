@@ -372,6 +372,30 @@ describe('who may vote for whom', () => {
   });
 });
 
+test('a node votes for a new voter it has not heard of; it refuses only one its log shows removed', () => {
+  // Found by the simulator (seed 396829782, kept): c, cut off, still held {a,b,c} as committed;
+  // the cluster went on to add d and remove a, and b was lost. Alive were c and d, voters of
+  // {b,c,d}: d, up to date, asked c for its vote, and c refused a candidate its committed
+  // configuration left out; c's own log was behind d's. No leader, for good.
+  const c = abc({ checkQuorum: false, preVote: false });
+  c.isolate('c');
+  c.addNode('d');
+  c.change('a', { type: 'add-learner', id: 'd' });
+  c.change('a', { type: 'add-voter', id: 'd' });
+  c.change('a', { type: 'remove', id: 'a' });
+  assert.equal(members(c.raw('d')), 'voters=(b c d)');
+  assert.equal(members(c.raw('c')), 'voters=(a b c)', 'c heard of none of it');
+  c.crash('a');
+  c.crash('b');
+  c.heal();
+  c.campaign('d');
+  assert.deepEqual(c.leaders(), ['d'], 'd leads with the vote of c');
+  assert.equal(members(c.raw('c')), 'voters=(b c d)', 'and c is sent the log');
+  // A candidate that c's log shows removed is still refused.
+  assert.equal(c.raw('c').mayElect('a'), false);
+  assert.equal(c.raw('c').mayElect('never-heard-of'), true);
+});
+
 describe('restarts and snapshots', () => {
   test('a restarted node rebuilds the configuration from its log, not its start options', () => {
     const c = withLearners('d');
