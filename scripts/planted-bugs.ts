@@ -3,14 +3,20 @@
  * and runs the simulator on seeds 1, 2, 3, ... (3 and 5 nodes in turn) until it fails, up to N
  * seeds (default 200). Prints, per bug, the first seed that caught it and how the run failed;
  * writes bench/results/planted.json (with `--bug NAME`, only that bug's row is replaced).
+ * `--faults SPEC` (as `raftkit sim --faults`) searches under another fault profile, recorded
+ * with the catch, for a bug the default profile reaches too rarely.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseProfile } from '../src/sim/index.js';
 import { plantedBugs, plantedBuild } from '../test/sim/planted.js';
 
 const arg = process.argv.indexOf('--seeds');
 const maxSeeds = arg >= 0 ? Number(process.argv[arg + 1]) : 200;
 const only = process.argv.indexOf('--bug');
 const bugs = only >= 0 ? plantedBugs.filter((b) => b.name === process.argv[only + 1]) : plantedBugs;
+const faultsArg = process.argv.indexOf('--faults');
+const spec = faultsArg >= 0 ? (process.argv[faultsArg + 1] as string) : undefined;
+const profile = spec === undefined ? {} : { profile: parseProfile(spec) };
 
 const results: Record<string, unknown>[] = [];
 for (const bug of bugs) {
@@ -19,12 +25,13 @@ for (const bug of bugs) {
   let caught: Record<string, unknown> | null = null;
   for (let seed = 1; seed <= maxSeeds && caught === null; seed++) {
     const nodes = seed % 2 === 1 ? 3 : 5;
-    const r = await simulate({ seed, nodes });
+    const r = await simulate({ seed, nodes, ...profile });
     if (!r.ok) {
       caught = {
         seed,
         nodes,
         seedsRun: seed,
+        ...(spec === undefined ? {} : { profile: spec }),
         kind: r.failure?.kind,
         message: r.failure?.message.split('\n')[0],
       };

@@ -3,8 +3,17 @@
  * The window of AppendEntries a leader has sent to one follower and not yet seen acknowledged.
  * Bounded in messages and in bytes: when full, the leader stops sending to that follower until
  * acknowledgements free room (flow control for a slow follower).
+ *
+ * The bound in messages is a window that closes to a few messages when the follower rejects
+ * one (a loss, or messages overtaking each other) and opens again by one message per message
+ * acknowledged, up to `maxMessages` (TCP's slow start). Without it, a leader on a network that
+ * reorders resent its whole window after every rejection and every recovery: the simulator saw
+ * 150,000 events in a virtual second for a follower 280 entries behind (seed 1635603094).
  */
 import { assert } from './assert.js';
+
+/** The window after a rejection, in messages. */
+const RESTART_WINDOW = 4;
 
 export class Inflights {
   readonly maxMessages: number;
@@ -15,6 +24,8 @@ export class Inflights {
   #start = 0;
   #count = 0;
   #bytes = 0;
+  /** Messages that may be in flight now (see the module). */
+  #window: number;
 
   constructor(maxMessages: number, maxBytes: number) {
     assert(maxMessages > 0, 'inflight window needs room for one message');
@@ -22,6 +33,17 @@ export class Inflights {
     this.maxBytes = maxBytes;
     this.#lastIndexes = new Array<number>(maxMessages).fill(0);
     this.#sizes = new Array<number>(maxMessages).fill(0);
+    this.#window = maxMessages;
+  }
+
+  /** Messages that may be in flight now: `maxMessages`, or fewer after a rejection. */
+  get window(): number {
+    return this.#window;
+  }
+
+  /** A message was rejected: the window closes to a few messages. */
+  shrink(): void {
+    this.#window = Math.min(this.maxMessages, RESTART_WINDOW);
   }
 
   get count(): number {
@@ -33,7 +55,7 @@ export class Inflights {
   }
 
   full(): boolean {
-    return this.#count === this.maxMessages || this.#bytes >= this.maxBytes;
+    return this.#count >= this.#window || this.#bytes >= this.maxBytes;
   }
 
   /** Records a message whose last entry is `lastIndex`. Indexes must increase. */
@@ -54,6 +76,7 @@ export class Inflights {
   freeTo(index: number): void {
     while (this.#count > 0 && (this.#lastIndexes[this.#start] as number) <= index) {
       this.#freeOldest();
+      if (this.#window < this.maxMessages) this.#window++;
     }
   }
 

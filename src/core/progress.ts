@@ -112,6 +112,7 @@ export class Progress {
       // Everything up to `match` is acknowledged, so only a rejection above it is news.
       if (rejected <= this.match) return false;
       this.next = this.match + 1;
+      this.inflights.shrink();
       return true;
     }
     // In probe only the single outstanding message (previous index next - 1) counts.

@@ -220,6 +220,12 @@ export class SimCluster<S extends StateMachine> {
       stopping: false,
     };
     slot.life = life;
+    // No other life runs on this disk now. One that crashed while it opened its storage may
+    // have gone on to take the lock after the crash had cleared it (its open runs on in
+    // microtasks past the crash, with no I/O to wait for until the lock): a dead process's
+    // lock, which the OS would drop. Without this, the new life could not start (seeds 1354
+    // and 396829437, 5 nodes, kept).
+    slot.disk.fs.forgetLocks();
     const start = async (): Promise<void> => {
       const file = await FileStorage.open('/data', {
         fs: slot.disk.fs,

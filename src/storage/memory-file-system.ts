@@ -290,6 +290,14 @@ export class MemoryFileSystem implements FileSystem {
     this.#unsyncedNames = rest;
   }
 
+  /**
+   * Drops every lock: the processes that held them are gone (the OS releases a dead process's
+   * locks). For a simulator starting a new process on this disk.
+   */
+  forgetLocks(): void {
+    this.#locks.clear();
+  }
+
   async lock(path: string): Promise<() => Promise<void>> {
     if (this.#locks.has(path)) throw new StorageLockedError(path, 'already open on this disk');
     this.#locks.add(path);

@@ -7,13 +7,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { simulate } from '../../src/sim/index.js';
+import { parseProfile, simulate } from '../../src/sim/index.js';
 import { plantedBugs, plantedBuild } from './planted.js';
 
 interface Caught {
   readonly seed: number;
   readonly nodes: number;
   readonly kind: string;
+  /** A fault profile other than the default (`raftkit sim --faults`'s spec), for a rare bug. */
+  readonly profile?: string;
 }
 
 interface Recorded {
@@ -43,10 +45,15 @@ test('each planted bug the simulator caught is caught again by its recorded seed
   }
   for (const r of caught) {
     const { seed, nodes, kind } = r.caught;
-    const planted = await (await plantedBuild(bugNamed(r.bug))).simulate({ seed, nodes });
+    const options = {
+      seed,
+      nodes,
+      ...(r.caught.profile === undefined ? {} : { profile: parseProfile(r.caught.profile) }),
+    };
+    const planted = await (await plantedBuild(bugNamed(r.bug))).simulate(options);
     assert.equal(planted.ok, false, `${r.bug} was not caught by seed ${seed}`);
     assert.equal(planted.failure?.kind, kind, `${r.bug}: ${planted.failure?.message}`);
-    const clean = await simulate({ seed, nodes });
+    const clean = await simulate(options);
     assert.ok(clean.ok, `seed ${seed} fails without the bug: ${clean.failure?.message}`);
   }
 });
