@@ -7,8 +7,7 @@
  * membership, or the one the node was started with.
  */
 import { assert } from './assert.js';
-import { isMember, type Membership } from './membership.js';
-import type { NodeId } from './types.js';
+import type { Membership } from './membership.js';
 
 interface Positioned {
   /** The index of the entry that carries `membership` (the base: the snapshot's index, or 0). */
@@ -41,15 +40,6 @@ export class ConfigLog {
       if (c.index <= index) return c.membership;
     }
     return (this.#configs[0] as Positioned).membership;
-  }
-
-  /**
-   * Whether `id` was a member (voter or learner) of a configuration in this log before the one
-   * in force, and is none of that one: it was removed. One the log never named is not.
-   */
-  removed(id: NodeId): boolean {
-    if (isMember(this.latest(), id)) return false;
-    return this.#configs.some((c) => isMember(c.membership, id));
   }
 
   /** Records the configuration carried by a new last entry at `index`. */

@@ -579,9 +579,13 @@ export class Raft {
         hintIndex: 0,
         hintTerm: 0,
       });
-    } else if (m.type === 'vote' && m.preVote) {
-      // Tell a pre-candidate behind in term that it is, so it catches up instead of retrying.
-      this.#send(m.from, { type: 'vote-response', preVote: true, granted: false });
+    } else if (m.type === 'vote') {
+      // Tell a candidate (or pre-candidate) behind in term that it is, so it catches up
+      // instead of retrying below us for ever (§5.1: a stale request is rejected with the
+      // current term). Without it, a candidate whose term trailed that of a node campaigning
+      // in a stale configuration that leaves the candidate out never learnt the higher term,
+      // and neither could win (simulator seed 2104831891, no pre-vote).
+      this.#send(m.from, { type: 'vote-response', preVote: m.preVote, granted: false });
     }
   }
 
@@ -719,19 +723,16 @@ export class Raft {
    * Whether this node may give its vote to `candidate` at all. A node that knows no
    * configuration (it has yet to be added, or lost its disk) votes for no one: its id may be
    * a voter's in a stale configuration that a removed node still holds, and with its vote
-   * that node could lead a cluster of its own. And once its configuration is committed, a
-   * node refuses a candidate that configuration removed (one its log shows a member before).
-   * A candidate its log never named is newer than what this node has heard: a configuration
-   * that adds it, and counts this node, is committed where this node has not caught up, and
-   * whether its log is up to date decides, as for any candidate (etcd grants such votes).
-   * Refusing it cost a cluster its liveness for good (simulator seed 396829782): the only
-   * node up to date was the new voter, and the only other one alive would never vote for it.
+   * that node could lead a cluster of its own (simulator seed 437). Otherwise the candidate's
+   * configuration is not this node's to judge: whether its log is up to date decides (thesis
+   * §4.1; etcd). A removed node cannot win that way: the majority that committed its removal
+   * holds a later log than its own. Refusing candidates outside this node's committed
+   * configuration cost clusters their leader for good: a new voter this node had not heard of
+   * (seed 396829782), then a member removed and added again under its id, which this node
+   * had seen removed and not added back (seed 2104831891): each the only one up to date.
    */
-  mayElect(candidate: NodeId): boolean {
-    const m = this.membership;
-    if (m.voters.size === 0) return false;
-    if (this.log.configs.latestIndex() > this.log.committed || isVoter(m, candidate)) return true;
-    return !this.log.configs.removed(candidate);
+  mayElect(_candidate: NodeId): boolean {
+    return this.membership.voters.size > 0;
   }
 
   #handleVoteResponse(m: VoteResponse): void {
