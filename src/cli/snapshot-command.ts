@@ -59,29 +59,26 @@ function reader(file: string): SnapshotReader {
 export async function checkBackup(file: string): Promise<BackupContents> {
   if (!existsSync(file)) throw new Error(`no such file: ${file}`);
   const hash = createHash('sha256');
-  const source = reader(file);
-  const chunks = source.chunks();
+  const chunks = reader(file).chunks();
+  // One pass: every chunk hashed as the state parser reads it; the reader's return value,
+  // once the end record is checked, is what the file holds.
+  let whole: SnapshotFile | null = null;
+  const next = async () => {
+    const n = await chunks.next();
+    if (n.done === true) whole = n.value;
+    else hash.update(n.value);
+    return n;
+  };
   const counted = (async function* () {
-    for (;;) {
-      const next = await chunks.next();
-      if (next.done === true) return;
-      hash.update(next.value);
-      yield next.value;
-    }
+    for (let n = await next(); n.done !== true; n = await next()) yield n.value;
   })();
   const { header, state } = await readNodeSnapshot(counted);
   const store = new KvStore();
   await store.restoreSnapshot(state);
-  const meta = await source.meta();
-  // Once more to the end record, whatever the state's parser left unread.
-  const whole = await source.verify();
-  return {
-    meta,
-    header,
-    bytes: whole.bytes,
-    keys: store.size,
-    digest: hash.digest('hex'),
-  };
+  // To the end record, whatever the state's parser left unread.
+  while (whole === null) await next();
+  const { meta, bytes } = whole as SnapshotFile;
+  return { meta, header, bytes, keys: store.size, digest: hash.digest('hex') };
 }
 
 export function snapshotCommand(output: Output): Command {

@@ -594,7 +594,7 @@ export class Raft {
       (this.vote === m.from ||
         (this.vote === null && this.leader === null) ||
         (m.preVote && m.term > this.term)) &&
-      this.mayElect(m.from);
+      this.#mayVote();
     if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
       this.#send(m.from, {
         type: 'vote-response',
@@ -720,7 +720,7 @@ export class Raft {
   }
 
   /**
-   * Whether this node may give its vote to `candidate` at all. A node that knows no
+   * Whether this node may give its vote at all. A node that knows no
    * configuration (it has yet to be added, or lost its disk) votes for no one: its id may be
    * a voter's in a stale configuration that a removed node still holds, and with its vote
    * that node could lead a cluster of its own (simulator seed 437). Otherwise the candidate's
@@ -731,7 +731,7 @@ export class Raft {
    * (seed 396829782), then a member removed and added again under its id, which this node
    * had seen removed and not added back (seed 2104831891): each the only one up to date.
    */
-  mayElect(_candidate: NodeId): boolean {
+  #mayVote(): boolean {
     return this.membership.voters.size > 0;
   }
 

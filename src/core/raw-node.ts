@@ -185,11 +185,6 @@ export class RawNode {
     return this.#raft.log.configs.at(index);
   }
 
-  /** Whether this node would give its vote to `candidate` at all, its log aside (see `Raft`). */
-  mayElect(candidate: NodeId): boolean {
-    return this.#raft.mayElect(candidate);
-  }
-
   /** The highest index known committed. */
   get commitIndex(): number {
     return this.#raft.log.committed;

@@ -734,10 +734,12 @@ async function sendStream(
   logger: KvServerLogger | undefined,
 ): Promise<void> {
   res.writeHead(reply.status, { [API_HEADER]: API_VERSION, ...reply.headers });
+  // One listener for the whole stream, not one per chunk that waits for room.
+  const closed = once(res, 'close');
   try {
     for await (const chunk of stream) {
       if (res.destroyed) return;
-      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), closed]);
     }
     res.end();
   } catch (e) {

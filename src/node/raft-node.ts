@@ -487,15 +487,6 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     return p;
   }
 
-  /**
-   * Whether this node would give its vote to `candidate` at all, whatever their logs (the
-   * core's rule on configurations): for the simulator's check that a committed entry cannot
-   * be lost to an election.
-   */
-  mayElect(candidate: NodeId): boolean {
-    return this.#raw.mayElect(candidate);
-  }
-
   /** The highest log index this node knows committed (what `status()` has, without the rest). */
   get commitIndex(): number {
     return this.#raw.commitIndex;

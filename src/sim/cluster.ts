@@ -512,8 +512,7 @@ export class SimCluster<S extends StateMachine> {
       const snapshot = storage.snapshot();
       const term = (index: number) =>
         index === snapshot?.index ? snapshot.term : storage.term(index);
-      const node = slot.life.node;
-      const config = node.members();
+      const config = slot.life.node.members();
       // The node hands out the same list while its configuration stands: so are the sets.
       if (slot.configSets?.list !== config) {
         slot.configSets = {
@@ -534,7 +533,6 @@ export class SimCluster<S extends StateMachine> {
         term,
         voters: slot.configSets.voters,
         outgoing: slot.configSets.outgoing,
-        mayElect: (candidate) => node.mayElect(candidate),
       });
     }
     this.#o.invariants.checkElectable(logs);

@@ -57,12 +57,6 @@ export interface LogView {
   readonly voters: ReadonlySet<NodeId>;
   /** The old voters, while that configuration is joint; else empty. */
   readonly outgoing: ReadonlySet<NodeId>;
-  /**
-   * Whether the node would give its vote to a candidate at all, logs aside (the core's rule
-   * on configurations: `RaftNode.mayElect`). Default: to anyone, once it knows a
-   * configuration.
-   */
-  readonly mayElect?: (candidate: NodeId) => boolean;
 }
 
 export class InvariantViolation extends Error {
@@ -278,7 +272,7 @@ export class Invariants {
       const voters = logs.filter(
         (y) =>
           (x.lastTerm > y.lastTerm || (x.lastTerm === y.lastTerm && x.lastIndex >= y.lastIndex)) &&
-          wouldVote(y, x.id),
+          wouldVote(y),
       );
       const ids = new Set(voters.map((y) => y.id));
       const majority = (set: ReadonlySet<NodeId>): boolean =>
@@ -399,9 +393,11 @@ export class Invariants {
   }
 }
 
-/** Whether `y` gives its vote to candidate `x` at all, logs aside. */
-function wouldVote(y: LogView, x: NodeId): boolean {
-  if (y.mayElect !== undefined) return y.mayElect(x);
+/**
+ * Whether `y` gives its vote at all, logs aside (the core's `#mayVote`): once it knows a
+ * configuration, to any candidate whose log is up to date.
+ */
+function wouldVote(y: LogView): boolean {
   return y.voters.size > 0;
 }
 
