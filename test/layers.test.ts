@@ -23,7 +23,8 @@ const allowed: Record<string, readonly string[]> = {
   // verify reads the stopped nodes' logs for its durability check (storage, node's command
   // envelope) besides driving the cluster through the kv client.
   verify: ['kv', 'check', 'node', 'storage', 'core'],
-  cli: ['core', 'storage', 'transport', 'node', 'replicated', 'kv', 'sim', 'check', 'verify'],
+  ui: ['kv', 'node'],
+  cli: ['core', 'storage', 'transport', 'node', 'replicated', 'kv', 'sim', 'check', 'verify', 'ui'],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -2,14 +2,15 @@
  * @module
  * `raftkit cluster`: a local cluster in the foreground, every node a `raftkit node` process.
  * Their logs are echoed prefixed by node; a line containing `ready` is printed once every node
- * knows the same leader; Ctrl-C (or SIGTERM) stops them all and waits for them.
+ * knows the same leader, then the dashboard's URL; Ctrl-C (or SIGTERM) stops them all and
+ * waits for them. The dashboard can stop, pause, restart and cut off nodes through the
+ * supervisor (`cluster-supervisor.ts`) unless `--no-ui-controls`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
+import type { ProcessSpec } from './cluster-supervisor.js';
 import type { Output } from './main.js';
 import { nonNegativeInteger, port, positiveInteger } from './parse.js';
 
@@ -33,6 +34,7 @@ interface ClusterFlags {
   snapshotKeepEntries?: number;
   readMode?: string;
   tls?: boolean;
+  uiControls?: boolean;
 }
 
 const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/raftkit.js');
@@ -62,6 +64,10 @@ export function clusterCommand(output: Output): Command {
     .option('--snapshot-keep-entries <n>', 'passed to every node', nonNegativeInteger)
     .addOption(new Option('--read-mode <mode>', 'passed to every node').choices(['index', 'lease']))
     .option('--tls', 'mutual TLS between the nodes, with a throwaway CA made for this run')
+    .option(
+      '--no-ui-controls',
+      'the dashboard only shows: no writes, transfers, membership changes or stopping nodes from /ui',
+    )
     .action((flags: ClusterFlags) => runCluster(flags, output));
 }
 
@@ -95,66 +101,49 @@ async function runCluster(flags: ClusterFlags, output: Output): Promise<void> {
     flags.tls === true ? await throwawayCertificates(flags.data, flags.host, flags.nodes) : null;
   if (tls !== null)
     output.out(`peers: mutual TLS, a throwaway CA and certificates in ${tls.dir}\n`);
-  const children: ChildProcess[] = ids.map((i) => {
+  const specs: ProcessSpec[] = ids.map((i) => {
     const dir = join(flags.data, `node${i + 1}`);
     output.out(`node${i + 1}: raft ${raft[i]}  http://${http[i]}  data ${dir}\n`);
-    const child = spawn(
-      process.execPath,
-      [
-        bin,
-        'node',
-        ...['--listen', raft[i] as string, '--peers', raft.join(','), '--data', dir],
-        ...['--http', http[i] as string, '--log-format', format],
-        ...pass('--log-level', flags.logLevel),
-        ...pass('--heartbeat-ms', flags.heartbeatMs),
-        ...pass('--election-ms', flags.electionMs),
-        ...pass('--snapshot-entries', flags.snapshotEntries),
-        ...pass('--snapshot-bytes', flags.snapshotBytes),
-        ...pass('--snapshot-keep-entries', flags.snapshotKeepEntries),
-        ...pass('--read-mode', flags.readMode),
-        ...(tls === null
-          ? []
-          : ['--tls-cert', tls.cert(i), '--tls-key', tls.key(i), '--tls-ca', tls.ca]),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    for (const stream of [child.stdout, child.stderr]) {
-      if (stream === null) continue;
-      createInterface({ input: stream }).on('line', (line) =>
-        output.out(`node${i + 1} | ${line}\n`),
-      );
-    }
-    return child;
+    const args = [
+      bin,
+      'node',
+      ...['--listen', raft[i] as string, '--peers', raft.join(','), '--data', dir],
+      ...['--http', http[i] as string, '--log-format', format],
+      ...pass('--log-level', flags.logLevel),
+      ...pass('--heartbeat-ms', flags.heartbeatMs),
+      ...pass('--election-ms', flags.electionMs),
+      ...pass('--snapshot-entries', flags.snapshotEntries),
+      ...pass('--snapshot-bytes', flags.snapshotBytes),
+      ...pass('--snapshot-keep-entries', flags.snapshotKeepEntries),
+      ...pass('--read-mode', flags.readMode),
+      ...(flags.uiControls === false ? [] : ['--ui-controls']),
+      ...(tls === null
+        ? []
+        : ['--tls-cert', tls.cert(i), '--tls-key', tls.key(i), '--tls-ca', tls.ca]),
+    ];
+    return { id: raft[i] as string, name: `node${i + 1}`, args, http: http[i] as string };
   });
+  // Loaded here, as the certificates above: `raftkit get` imports this module and stays light.
+  const { LocalProcesses } = await import('./cluster-supervisor.js');
+  const processes = await LocalProcesses.start(specs, output);
 
   let stopping = false;
   let ready = false;
-  const exited = children.map(
-    (c) => new Promise<number | null>((r) => c.once('exit', (code) => r(code))),
-  );
+  let failure: string | null = null;
   const stopAll = () => {
     if (stopping) return;
     stopping = true;
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    // A node that does not stop in 10 s is killed.
-    setTimeout(() => {
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    }, 10_000).unref();
+    void processes.stopAll();
   };
   const onSignal = () => stopAll();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let failure: string | null = null;
-  children.forEach((c, i) => {
-    c.once('exit', (code, signal) => {
-      if (stopping) return;
-      output.out(`node${i + 1} exited (${signal ?? `code ${code}`})\n`);
-      if (!ready) {
-        failure = `node${i + 1} exited before the cluster was ready`;
-        stopAll();
-      }
-    });
-  });
+  processes.onUnexpectedExit = (name) => {
+    if (!ready) {
+      failure = `${name} exited before the cluster was ready`;
+      stopAll();
+    }
+  };
 
   // Ready once every node reports the same leader.
   const poll = setInterval(async () => {
@@ -174,9 +163,10 @@ async function runCluster(flags: ClusterFlags, output: Output): Promise<void> {
     output.out(
       `ready: ${flags.nodes} nodes, leader ${leader} (try: npx raftkit put a 1 && npx raftkit get a)\n`,
     );
+    output.out(`dashboard: http://${http[0]}/ui\n`);
   }, 100);
 
-  await Promise.all(exited);
+  await processes.finished();
   clearInterval(poll);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);

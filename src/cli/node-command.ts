@@ -27,6 +27,8 @@ import {
   SkewedClock,
   systemClock,
 } from '../node/index.js';
+import { CuttableTransport } from '../transport/index.js';
+import { Dashboard, PeerClient, SupervisorClient, supervisorFromEnv } from '../ui/index.js';
 import { clientSecurity, withClientSecurity } from './client-flags.js';
 import { joinCluster } from './join.js';
 import type { Output } from './main.js';
@@ -68,6 +70,8 @@ export interface NodeFlags {
   cert?: string;
   key?: string;
   tokenFile?: string;
+  httpAdvertise?: string;
+  uiControls?: boolean;
 }
 
 /** How long a removed node keeps serving what is in flight before it stops. */
@@ -174,6 +178,15 @@ export function nodeCommand(output: Output): Command {
       'the whole request, body included, must arrive within this',
       positiveInteger,
       defaultConnectionLimits.bodyTimeoutMs,
+    )
+    .option(
+      '--http-advertise <url>',
+      'the URL other members and the dashboard reach this API by (default: its own)',
+      httpUrl,
+    )
+    .option(
+      '--ui-controls',
+      "let the dashboard (/ui) offer writes, leader transfer and membership changes (each still needs its token's role)",
     );
   // With --join: how to reach the cluster's API (its CA, a client certificate, an admin token).
   return withClientSecurity(command).action(async (flags: NodeFlags) => {
@@ -221,6 +234,19 @@ function serverSecurity(flags: NodeFlags): Partial<KvServerOptions> {
   };
 }
 
+function httpUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('expected a URL such as http://10.0.0.1:9000');
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/') {
+    throw new InvalidArgumentError('expected http(s)://host:port, without a path');
+  }
+  return url.origin;
+}
+
 function urlList(value: string): string[] {
   const list = value
     .split(',')
@@ -259,6 +285,15 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
   const hooks = (process.env.RAFTKIT_TEST_HOOKS ?? '').split(',');
   const testClock = hooks.includes('clock') ? new SkewedClock(systemClock) : undefined;
   if (testClock !== undefined) logger.warn({}, 'test hook on: the clock can be skewed over HTTP');
+  const security = serverSecurity(flags);
+  // Under a local `raftkit cluster`, the dashboard's controls reach this process through its
+  // supervisor, and the transport can be cut off from the peers.
+  const supervisor = supervisorFromEnv();
+  let cuttable: CuttableTransport | null = null;
+  const peerTls =
+    security.tls?.ca === undefined
+      ? {}
+      : { ca: security.tls.ca, cert: security.tls.cert, key: security.tls.key };
   const kv = await startKvNode({
     address: flags.listen,
     peers: flags.peers ?? [],
@@ -275,8 +310,45 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
     logger,
     server: {
       requestTimeoutMs: flags.requestTimeoutMs,
-      ...serverSecurity(flags),
+      ...security,
       ...(testClock === undefined ? {} : { testClock }),
+    },
+    ...(flags.httpAdvertise === undefined ? {} : { advertiseUrl: flags.httpAdvertise }),
+    ...(supervisor === null
+      ? {}
+      : {
+          wrapTransport: (t) => {
+            cuttable = new CuttableTransport(t);
+            return cuttable;
+          },
+        }),
+    dashboard: ({ node, metrics, url }) => {
+      const cut = cuttable;
+      return new Dashboard({
+        node,
+        metrics,
+        url,
+        controls: flags.uiControls === true,
+        peerTls,
+        ...(supervisor === null
+          ? {}
+          : {
+              supervisor: {
+                link: supervisor,
+                client: new SupervisorClient(supervisor, new PeerClient()),
+              },
+            }),
+        ...(cut === null
+          ? {}
+          : {
+              cut: {
+                get: () => cut.cut,
+                set: (on: boolean) => {
+                  cut.cut = on;
+                },
+              },
+            }),
+      });
     },
     ...(testClock === undefined ? {} : { clock: testClock }),
     ...(flags.http === undefined ? {} : { http: flags.http }),
@@ -301,7 +373,8 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
   node.on('leader', (leader) =>
     logger.info({ leader, term: node.term }, `leader: ${leader ?? 'none'}`),
   );
-  const http = kv.server === null ? 'no HTTP' : `HTTP on ${kv.server.url}`;
+  const http =
+    kv.server === null ? 'no HTTP' : `HTTP on ${kv.server.url} (dashboard: ${kv.server.url}/ui)`;
   logger.info(
     { listen: flags.listen, peers: flags.peers, data: flags.data, http: kv.server?.url },
     'started',

@@ -22,6 +22,8 @@ export interface SessionRef {
 
 export type KvCommand =
   | { readonly op: 'register' }
+  /** Member `id` serves its HTTP API at `url` (what the dashboard and tools reach it by). */
+  | { readonly op: 'advertise'; readonly id: string; readonly url: string }
   | {
       readonly op: 'put';
       readonly key: string;
@@ -39,7 +41,7 @@ export type KvCommand =
       readonly session?: SessionRef;
     };
 
-export type KvWrite = Exclude<KvCommand, { op: 'register' }>;
+export type KvWrite = Exclude<KvCommand, { op: 'register' } | { op: 'advertise' }>;
 
 export type SessionRejection = 'session-expired' | 'stale-request';
 
@@ -59,6 +61,8 @@ export function encodeKvCommand(command: KvCommand): Uint8Array {
 
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
 const isString = (v: unknown): v is string => typeof v === 'string';
+const isUrl = (v: unknown): v is string =>
+  typeof v === 'string' && v.length <= 2048 && /^https?:\/\/[^\s/]+$/.test(v);
 const isNullableString = (v: unknown): v is string | null => v === null || typeof v === 'string';
 
 export function isSessionRef(v: unknown): v is SessionRef {
@@ -75,6 +79,7 @@ export function isSessionRef(v: unknown): v is SessionRef {
 
 const fields: Record<KvCommand['op'], Record<string, (v: unknown) => boolean>> = {
   register: {},
+  advertise: { id: isString, url: isUrl },
   put: { key: isString, value: isString },
   del: { key: isString },
   cas: { key: isString, expected: isNullableString, value: isNullableString },
@@ -121,7 +126,7 @@ export function decodeKvCommand(bytes: Uint8Array, index: number): KvCommand {
   for (const k in c) {
     if (!allowed.has(k)) throw new InvalidCommandError(index, `unexpected field ${k}`);
   }
-  if ('session' in c && (c.op === 'register' || !isSessionRef(c.session))) {
+  if ('session' in c && (c.op === 'register' || c.op === 'advertise' || !isSessionRef(c.session))) {
     throw new InvalidCommandError(index, 'bad session');
   }
   return c as unknown as KvCommand;

@@ -48,6 +48,7 @@ import {
   addMemberBody,
   casBody,
   clockBody,
+  type DashboardRoute,
   defaultKvLimits,
   type KvLimits,
   MethodNotAllowedError,
@@ -124,7 +125,43 @@ export interface KvServerOptions {
   readonly connectionLimits?: Partial<ConnectionLimits>;
   /** `/readyz` fails while the applied index trails the commit index by more. Default 1,000. */
   readonly readyMaxLag?: number;
+  /** Serves `/ui` and `/v1/cluster...` (the `ui` layer's); without, those routes are 404. */
+  readonly dashboard?: DashboardRoutes;
 }
+
+/** What a dashboard route is served with. */
+export interface DashboardRequest {
+  /** The request's `Authorization` header: a node asking its peers on a viewer's behalf sends it on. */
+  readonly authorization: string | undefined;
+  /** Other request headers the route may need (the supervisor's secret). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Aborts when the client goes away (an event stream ends with it). */
+  readonly signal: AbortSignal;
+  /** The body, read within the node's limits. */
+  body(): Promise<string>;
+}
+
+export interface DashboardAnswer {
+  readonly status: number;
+  /** JSON, or a string sent as is (with its `content-type` header). */
+  readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** An endless body (an event stream), ended when the client goes away. */
+  readonly stream?: AsyncIterable<Uint8Array>;
+}
+
+/** The dashboard's side of the server (implemented in `ui/`, which may import this layer). */
+export interface DashboardRoutes {
+  serve(route: DashboardRoute, request: DashboardRequest): Promise<DashboardAnswer>;
+  /**
+   * Whether a page served from `origin` (another member's, after the one it came from went
+   * down) may call this node: the answers then carry CORS headers, and preflights are answered.
+   */
+  allowsOrigin(origin: string): boolean;
+}
+
+/** What a page from another member may send (its token, JSON, the session headers). */
+const CORS_HEADERS = 'authorization, content-type, raftkit-client, raftkit-seq, raftkit-ack';
 
 interface Reply {
   readonly status: number;
@@ -312,6 +349,11 @@ export class KvHttpServer {
           { ...RETRY, connection: 'close' },
         );
       }
+      if (req.method === 'OPTIONS' && this.#corsOrigin(req) !== null) {
+        reply = { status: 204, body: '', headers: { 'access-control-max-age': '600' } };
+        send(res, this.#withCors(req, reply));
+        return;
+      }
       const route = parseRoute(req.method ?? '', req.url ?? '/', this.#limits);
       op = route.op;
       // Open probes are open to scrapers and kubelets, which hold neither token nor certificate.
@@ -341,6 +383,7 @@ export class KvHttpServer {
       reply = { ...reply, headers: { ...reply.headers, connection: 'close' } };
     }
     if (counted) this.#inFlight--;
+    if (reply !== null) reply = this.#withCors(req, reply);
     if (isMeasured(op)) {
       const seconds = (performance.now() - started) / 1000;
       this.#options.metrics?.request(op, reply?.status ?? 'aborted', seconds);
@@ -353,6 +396,28 @@ export class KvHttpServer {
       metrics?.writeStage('parse', (reply.proposedAt - started) / 1000);
       metrics?.writeStage('answer', (performance.now() - reply.settledAt) / 1000);
     }
+  }
+
+  /** The request's `Origin` when it is one the dashboard lets call this node, else null. */
+  #corsOrigin(req: http.IncomingMessage): string | null {
+    const origin = req.headers.origin;
+    if (origin === undefined || this.#options.dashboard === undefined) return null;
+    return this.#options.dashboard.allowsOrigin(origin) ? origin : null;
+  }
+
+  #withCors(req: http.IncomingMessage, reply: Reply): Reply {
+    const origin = this.#corsOrigin(req);
+    if (origin === null) return reply;
+    return {
+      ...reply,
+      headers: {
+        ...reply.headers,
+        'access-control-allow-origin': origin,
+        'access-control-allow-methods': 'GET, HEAD, PUT, POST, DELETE',
+        'access-control-allow-headers': CORS_HEADERS,
+        vary: 'origin',
+      },
+    };
   }
 
   /** With a client CA: a request on a connection without a certificate it signed is refused. */
@@ -376,8 +441,8 @@ export class KvHttpServer {
   /** With auth on: throws 401 without a valid token, 403 with one whose role falls short. */
   async #authorize(route: Route, req: http.IncomingMessage): Promise<void> {
     const auth = this.#options.auth;
-    if (auth === undefined) return;
     const needed = roleOfRoute[route.op];
+    if (auth === undefined || needed === 'public') return;
     const who = await auth.check(req.headers.authorization);
     if (who === 'missing') {
       throw new HttpError(
@@ -487,7 +552,35 @@ export class KvHttpServer {
         await this.#node.transferLeadership(to, { timeoutMs: this.#timeoutMs });
         return { status: 200, body: { leader: to, term: this.#node.term } };
       }
+      case 'ui':
+      case 'cluster':
+      case 'cluster-events':
+      case 'cluster-self':
+      case 'cluster-control':
+      case 'cluster-cut':
+        return this.#dashboard(route, req);
     }
+  }
+
+  async #dashboard(route: DashboardRoute, req: http.IncomingMessage): Promise<Reply> {
+    const dashboard = this.#options.dashboard;
+    if (dashboard === undefined) {
+      throw new BadRequestError('this node serves no dashboard', 404);
+    }
+    // Only an event stream holds its connection to the end; other answers leave the socket
+    // to the next request of a kept-alive connection, so no listener stays on it.
+    const gone = new AbortController();
+    const socket = req.socket;
+    if (route.op === 'cluster-events') {
+      if (socket.destroyed) gone.abort();
+      else socket.once('close', () => gone.abort());
+    }
+    return dashboard.serve(route, {
+      authorization: req.headers.authorization,
+      headers: req.headers,
+      signal: gone.signal,
+      body: () => this.#body(req),
+    });
   }
 
   /**
@@ -707,7 +800,19 @@ function tooLarge(size: number, max: number): BadRequestError {
   return new BadRequestError(`the body is ${size} bytes or more; the limit is ${max}`, 413);
 }
 
-const unmeasured = new Set(['metrics', 'test-clock', 'healthz', 'readyz', 'invalid']);
+const unmeasured = new Set([
+  'metrics',
+  'test-clock',
+  'healthz',
+  'readyz',
+  'invalid',
+  'ui',
+  'cluster',
+  'cluster-events',
+  'cluster-self',
+  'cluster-control',
+  'cluster-cut',
+]);
 
 function isMeasured(op: string): op is RequestOp {
   return !unmeasured.has(op);
@@ -750,7 +855,10 @@ async function sendStream(
 
 function send(res: http.ServerResponse, reply: Reply): void {
   if (res.headersSent || res.destroyed) return;
-  const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+  const text =
+    typeof reply.body === 'string' || reply.body instanceof Uint8Array
+      ? reply.body
+      : JSON.stringify(reply.body);
   res.writeHead(reply.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),

@@ -4,6 +4,15 @@
  */
 
 export {
+  type ActivitySecond,
+  bucketBoundMs,
+  type Histogram,
+  mergeHistogram,
+  quantileMs,
+  RecentActivity,
+} from './activity.js';
+export { Advertiser, reachableUrl } from './advertiser.js';
+export {
   Authenticator,
   AuthFileError,
   newToken,
@@ -38,6 +47,9 @@ export {
 } from './errors.js';
 export {
   type ConnectionLimits,
+  type DashboardAnswer,
+  type DashboardRequest,
+  type DashboardRoutes,
   defaultConnectionLimits,
   type HttpTlsOptions,
   KvHttpServer,
@@ -54,5 +66,12 @@ export {
   logLevels,
 } from './logger.js';
 export { KvMetrics } from './metrics.js';
-export { defaultKvLimits, type KvLimits } from './requests.js';
+export {
+  type DashboardRoute,
+  defaultKvLimits,
+  type KvLimits,
+  type LocalAction,
+  localActions,
+  type SelfQuery,
+} from './requests.js';
 export { type SessionOptions, SessionTable } from './sessions.js';

@@ -4,7 +4,7 @@
  * line per key, produced in slices of about 64 KiB so that a store of a million keys is never
  * one string, and parsed back the same way (a line may be cut anywhere between two chunks).
  *
- *     {"format":"raftkit kv snapshot","version":2,"appliedIndex":N,"keys":K,"sessions":{...}}
+ *     {"format":"raftkit kv snapshot","version":2,"appliedIndex":N,"keys":K,"sessions":{...},"urls":{...}}
  *     ["key","value",index]
  *     ...
  */
@@ -19,6 +19,11 @@ export interface KvSnapshotHeader {
   readonly appliedIndex: number;
   readonly keys: number;
   readonly sessions: SessionSnapshot;
+  /**
+   * Members' advertised HTTP URLs by id. Optional: a snapshot written before members
+   * advertised has none, and one without is read the same as before (the version stays 2).
+   */
+  readonly urls?: Readonly<Record<string, string>>;
 }
 
 export interface ParsedKvSnapshot extends KvSnapshotHeader {
@@ -108,10 +113,21 @@ function parseHeader(text: string): KvSnapshotHeader {
   if (!isCount(h.appliedIndex) || !isCount(h.keys) || typeof h.sessions !== 'object') {
     throw new KvSnapshotError('line 1: appliedIndex, keys and sessions expected');
   }
+  const urls = h.urls;
+  if (
+    urls !== undefined &&
+    (typeof urls !== 'object' ||
+      urls === null ||
+      Array.isArray(urls) ||
+      Object.values(urls).some((u) => typeof u !== 'string'))
+  ) {
+    throw new KvSnapshotError('line 1: urls must map member ids to URLs');
+  }
   return {
     appliedIndex: h.appliedIndex as number,
     keys: h.keys as number,
     sessions: h.sessions as SessionSnapshot,
+    ...(urls === undefined ? {} : { urls: urls as Record<string, string> }),
   };
 }
 

@@ -27,6 +27,8 @@ export interface KvSnapshot {
   readonly appliedIndex: number;
   readonly data: readonly (readonly [string, KvEntry])[];
   readonly sessions: SessionSnapshot;
+  /** Members' HTTP URLs as advertised (absent in snapshots taken before there were any). */
+  readonly urls?: Readonly<Record<string, string>>;
 }
 
 export class KvStore implements StateMachine {
@@ -34,6 +36,8 @@ export class KvStore implements StateMachine {
   /** Frozen in O(1) for a snapshot, while writes go on (see `snapshot-map.ts`). */
   #data = new SnapshotMap<KvEntry>();
   #appliedIndex = 0;
+  /** Each member's HTTP URL, as it advertised it through the log (see `advertiser.ts`). */
+  #urls = new Map<string, string>();
 
   constructor(options: SessionOptions = {}) {
     this.sessions = new SessionTable(options);
@@ -51,6 +55,11 @@ export class KvStore implements StateMachine {
     return this.#data.get(key);
   }
 
+  /** Members' HTTP URLs by id, as they advertised them; a removed member's stays. */
+  get urls(): ReadonlyMap<string, string> {
+    return this.#urls;
+  }
+
   /** Every key and its entry, in the order they were first written. */
   entries(): IterableIterator<[string, KvEntry]> {
     return this.#data.entries();
@@ -61,6 +70,10 @@ export class KvStore implements StateMachine {
     this.#appliedIndex = index;
     this.sessions.advance(time);
     if (command.op === 'register') return { client: this.sessions.register(index) };
+    if (command.op === 'advertise') {
+      this.#urls.set(command.id, command.url);
+      return { index };
+    }
     return this.#write(command, index, command.session);
   }
 
@@ -99,6 +112,7 @@ export class KvStore implements StateMachine {
       appliedIndex: this.#appliedIndex,
       data: [...this.#data.entries()],
       sessions: this.sessions.snapshot(),
+      urls: Object.fromEntries(this.#urls),
     };
   }
 
@@ -106,6 +120,7 @@ export class KvStore implements StateMachine {
     this.#data = mapOf(snapshot.data);
     this.#appliedIndex = snapshot.appliedIndex;
     this.sessions.restore(snapshot.sessions);
+    this.#urls = new Map(Object.entries(snapshot.urls ?? {}));
   }
 
   /**
@@ -118,6 +133,7 @@ export class KvStore implements StateMachine {
       appliedIndex: this.#appliedIndex,
       keys: this.#data.size,
       sessions: this.sessions.snapshot(),
+      ...(this.#urls.size === 0 ? {} : { urls: Object.fromEntries(this.#urls) }),
     };
     return serialiseKv(header, view.entries(), () => view.release());
   }
@@ -130,6 +146,7 @@ export class KvStore implements StateMachine {
     this.#data = SnapshotMap.adopt(parsed.data);
     this.#appliedIndex = parsed.appliedIndex;
     this.sessions.restore(parsed.sessions);
+    this.#urls = new Map(Object.entries(parsed.urls ?? {}));
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { FlushReport, RaftNode, WriteStage } from '../node/index.js';
+import { RecentActivity } from './activity.js';
 
 const roles = ['follower', 'pre-candidate', 'candidate', 'leader'] as const;
 
@@ -42,6 +43,8 @@ const stageBuckets = [
 
 export class KvMetrics {
   readonly registry = new Registry();
+  /** The last minutes a second at a time, for the dashboard's charts. */
+  readonly activity = new RecentActivity();
   #node: RaftNode | null = null;
   readonly #requests: Counter<'op' | 'status'>;
   readonly #latency: Histogram<'op'>;
@@ -221,10 +224,16 @@ export class KvMetrics {
       this.#latencyChildren.set(op, child);
     }
     child.observe(seconds);
+    if (op === 'get') {
+      if (status === 200 || status === 404) this.activity.read(seconds * 1000);
+    } else if (status === 200 && (op === 'put' || op === 'delete' || op === 'cas')) {
+      this.activity.write(seconds * 1000);
+    }
   }
 
   readonly flush = (report: FlushReport): void => {
     this.#flush.observe({ synced: String(report.synced) }, report.durationMs / 1000);
+    if (report.synced) this.activity.fsync(report.durationMs);
     this.#groupCommit.observe(report.saves);
   };
 

@@ -39,7 +39,31 @@ export type Route =
   | { readonly op: 'test-clock' }
   | { readonly op: 'healthz' }
   | { readonly op: 'readyz' }
-  | { readonly op: 'snapshot' };
+  | { readonly op: 'snapshot' }
+  | DashboardRoute;
+
+/** What `/v1/cluster/self` is asked for: what the caller has already seen. */
+export interface SelfQuery {
+  /** Events with a sequence number above this (0: all kept). */
+  readonly events: number;
+  /** Sampled messages above this sequence number. */
+  readonly messages: number;
+  /** Activity seconds that began after this (ms since the epoch; 0: all kept). */
+  readonly activity: number;
+}
+
+/** What the dashboard's local controls do to a node of a `raftkit cluster`. */
+export const localActions = ['stop', 'pause', 'resume', 'restart', 'cut', 'heal'] as const;
+export type LocalAction = (typeof localActions)[number];
+
+/** The dashboard's routes (served by `ui/`, through `KvServerOptions.dashboard`). */
+export type DashboardRoute =
+  | { readonly op: 'ui'; readonly asset: string }
+  | { readonly op: 'cluster' }
+  | { readonly op: 'cluster-events' }
+  | { readonly op: 'cluster-self'; readonly query: SelfQuery }
+  | { readonly op: 'cluster-control'; readonly id: string; readonly action: LocalAction }
+  | { readonly op: 'cluster-cut' };
 
 /** What a token must be allowed to do a request (see `auth.ts`): each role includes those before it. */
 export type Role = 'read' | 'write' | 'admin';
@@ -48,7 +72,16 @@ export type Role = 'read' | 'write' | 'admin';
  * The role each route needs once authentication is on. `probe` routes (metrics and health)
  * need `read`, or nothing when the node leaves them open (`--open-probes`).
  */
-export const roleOfRoute: Readonly<Record<Route['op'], Role | 'probe'>> = {
+export const roleOfRoute: Readonly<Record<Route['op'], Role | 'probe' | 'public'>> = {
+  // The page's own files hold no data: a browser loads them without a token, then asks
+  // for one when the data it needs answers 401.
+  ui: 'public',
+  cluster: 'read',
+  'cluster-events': 'read',
+  'cluster-self': 'read',
+  'cluster-control': 'admin',
+  // Also needs the supervisor's secret (see `ui/local-controls.ts`).
+  'cluster-cut': 'admin',
   get: 'read',
   status: 'read',
   members: 'read',
@@ -81,6 +114,9 @@ const methodsOf: Record<string, readonly string[]> = {
   'test-clock': ['GET', 'HEAD', 'POST'],
   health: ['GET', 'HEAD'],
   snapshot: ['GET'],
+  ui: ['GET', 'HEAD'],
+  cluster: ['GET', 'HEAD'],
+  control: ['POST'],
 };
 
 /** The method is not one of the route's: `allow` lists those that are (the `Allow` header). */
@@ -109,6 +145,9 @@ export function parseRoute(method: string, url: string, limits: KvLimits): Route
   const params = parseQuery(q < 0 ? '' : url.slice(q + 1));
   const parts = path.split('/');
   if (parts[0] !== '' || parts[1] !== 'v1') {
+    if (parts[1] === 'ui' && parts.length <= 3) {
+      return only(method, 'ui', params, { op: 'ui', asset: parts[2] ?? '' });
+    }
     if (path === '/metrics') return only(method, 'metrics', params, { op: 'metrics' });
     if (path === '/healthz') return only(method, 'health', params, { op: 'healthz' });
     if (path === '/readyz') return only(method, 'health', params, { op: 'readyz' });
@@ -121,6 +160,7 @@ export function parseRoute(method: string, url: string, limits: KvLimits): Route
     return only(method, 'register', params, { op: 'register' });
   }
   if (parts[2] === 'members') return parseMemberRoute(method, parts, params, path);
+  if (parts[2] === 'cluster') return parseClusterRoute(method, parts, params, path);
   if (parts.length === 3 && parts[2] === 'leader') {
     return only(method, 'leader', params, { op: 'transfer-leader' });
   }
@@ -172,6 +212,54 @@ function parseMemberRoute(
   const id = parseMemberId(parts[3] as string);
   if (parts.length === 5) return only(method, 'promote', params, { op: 'promote-member', id });
   return only(method, 'member', params, { op: 'remove-member', id });
+}
+
+/**
+ * `/v1/cluster`, `/v1/cluster/events`, `/v1/cluster/self?events=&messages=&activity=`,
+ * `/v1/cluster/self/cut`, `/v1/cluster/nodes/:id/:action`.
+ */
+function parseClusterRoute(
+  method: string,
+  parts: readonly string[],
+  params: Map<string, string>,
+  path: string,
+): Route {
+  if (parts.length === 3) return only(method, 'cluster', params, { op: 'cluster' });
+  if (parts.length === 4 && parts[3] === 'events') {
+    return only(method, 'cluster', params, { op: 'cluster-events' });
+  }
+  if (parts.length === 4 && parts[3] === 'self') {
+    const number = (name: string) => {
+      const raw = params.get(name);
+      params.delete(name);
+      if (raw === undefined) return 0;
+      if (!/^[0-9]{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
+        throw new BadRequestError(`${name} must be a non-negative integer`);
+      }
+      return Number(raw);
+    };
+    const query = {
+      events: number('events'),
+      messages: number('messages'),
+      activity: number('activity'),
+    };
+    return only(method, 'cluster', params, { op: 'cluster-self', query });
+  }
+  if (parts.length === 5 && parts[3] === 'self' && parts[4] === 'cut') {
+    return only(method, 'control', params, { op: 'cluster-cut' });
+  }
+  if (parts.length === 6 && parts[3] === 'nodes') {
+    const id = parseMemberId(parts[4] as string);
+    const action = parts[5] as LocalAction;
+    if (!localActions.includes(action)) {
+      throw new BadRequestError(
+        `no such action ${JSON.stringify(action)}: one of ${localActions.join(', ')}`,
+        404,
+      );
+    }
+    return only(method, 'control', params, { op: 'cluster-control', id, action });
+  }
+  throw new BadRequestError(`no such route: ${path}`, 404);
 }
 
 /** Longest member id, in UTF-8 bytes (the wire carries ids of up to 255). */

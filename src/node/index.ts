@@ -25,10 +25,13 @@ export {
   type Timing,
 } from './options.js';
 export {
+  type MessageDirection,
+  type MessageTap,
   type NodeEvents,
   type NodeStatus,
   RaftNode,
   type ReadOptions,
+  type TermRuns,
   type WaitOptions,
 } from './raft-node.js';
 export { type ClockSkew, type ClockSkewChange, SkewedClock } from './skewed-clock.js';

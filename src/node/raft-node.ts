@@ -26,6 +26,7 @@ import {
   membershipSpec,
   type NodeId,
   NotLeaderError,
+  type ProgressStatus,
   ProposalDroppedError,
   RawNode,
   type Ready,
@@ -83,7 +84,21 @@ export interface NodeEvents {
    * It takes no part in the cluster any more; stop it.
    */
   removed: [index: number];
+  /** A snapshot was written by this node (`taken`) or received from the leader (`installed`). */
+  snapshot: [kind: 'taken' | 'installed', index: number];
 }
+
+/** Which way a message went: sent by this node, or received by it. */
+export type MessageDirection = 'sent' | 'received';
+
+/**
+ * Sees every Raft message the node sends or receives (not forwarded proposals, snapshot
+ * chunks or membership requests), synchronously: it must be cheap and must not throw.
+ */
+export type MessageTap = (direction: MessageDirection, message: WireMessage) => void;
+
+/** Terms along a stretch of the log, run-length coded: `[firstIndex, term]` per run. */
+export type TermRuns = readonly (readonly [index: number, term: number])[];
 
 export interface WaitOptions {
   /** Milliseconds to wait; the node's default when absent. */
@@ -163,6 +178,8 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
   #leaderClock: LeaderClock | null = null;
   #rejectedMessages = 0;
   #lastRejectionLog = Number.NEGATIVE_INFINITY;
+  /** Sees every Raft message when set (the dashboard); one branch per message when not. */
+  #tap: MessageTap | null = null;
 
   constructor(options: RaftNodeOptions<S>) {
     super();
@@ -247,6 +264,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       policy: options,
       header: () => ({ logTime: this.#logClock.time, cluster: this.#identity.value }),
       membershipAt: (index) => this.#raw.membershipAt(index),
+      written: (index) => this.#emit('snapshot', 'taken', index),
       fail: (e) => void this.#stop(e),
     });
     this.#members = new Members({
@@ -523,6 +541,36 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     return this.#logClock.time;
   }
 
+  /**
+   * The leader's view of every member (match and next index, replication state, messages in
+   * flight); empty unless this node leads.
+   */
+  replication(): ReadonlyMap<NodeId, ProgressStatus> {
+    return this.#raw.status().progress;
+  }
+
+  /**
+   * The terms of the entries this node holds in `[low, high]`, run-length coded; indexes
+   * compacted away or beyond the log are left out.
+   */
+  logTerms(low: number, high: number): TermRuns {
+    const log = this.#raw.log();
+    const from = Math.max(low, log.firstIndex());
+    const to = Math.min(high, log.lastIndex());
+    const runs: [number, number][] = [];
+    for (let i = from; i <= to; i++) {
+      const term = log.term(i);
+      if (term === undefined) continue;
+      if (runs.at(-1)?.[1] !== term) runs.push([i, term]);
+    }
+    return runs;
+  }
+
+  /** Sets (or clears, with null) the one observer of Raft messages (see `MessageTap`). */
+  tapMessages(tap: MessageTap | null): void {
+    this.#tap = tap;
+  }
+
   transportStats(): TransportStats {
     return this.#transport.stats();
   }
@@ -690,6 +738,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     observe: (soft: SoftState) => this.#onSoftState(soft),
     send: (messages: readonly WireMessage[]) => {
       for (const m of messages) {
+        this.#tap?.('sent', m);
         // A snapshot streams in pieces beside the core, not as one message.
         if (m.type === 'install-snapshot') this.#transfers.send(m);
         else this.#transport.send(m);
@@ -823,6 +872,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
     this.#applied = meta.index;
     this.#appliedTerm = meta.term;
     this.#snapshots.installed(meta.index);
+    this.#emit('snapshot', 'installed', meta.index);
     this.#reads.release(this.#applied);
     this.#members.appliedTo(this.#applied);
     this.#logger.info({ index: meta.index }, `installed the leader's snapshot at ${meta.index}`);
@@ -837,6 +887,7 @@ export class RaftNode<S extends StateMachine = StateMachine> extends EventEmitte
       else if (m.type === 'member-request') this.#members.onRequest(m);
       else if (m.type === 'member-reply') this.#members.onReply(m);
       else {
+        this.#tap?.('received', m);
         if (m.type === 'vote') this.#members.onStranger(m.from, true);
         const error = this.#raw.step(m);
         if (error !== undefined) this.#noteRejected(m.from, error.message);

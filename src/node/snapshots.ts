@@ -54,6 +54,8 @@ export interface SnapshotsContext {
   header(): NodeSnapshotHeader;
   /** The configuration in force at `index` of the log. */
   membershipAt(index: number): Membership;
+  /** A snapshot at `index` was written (and the log compacted behind it). */
+  written(index: number): void;
   /** The snapshot could not be written: the node stops. */
   fail(error: Error): void;
 }
@@ -131,6 +133,7 @@ export class Snapshots {
         { index: meta.index, bytes: file.bytes, ms: Math.round(performance.now() - started) },
         `snapshot at ${meta.index} written`,
       );
+      this.#ctx.written(meta.index);
     })()
       .catch((e: unknown) => this.#ctx.fail(e instanceof Error ? e : new Error(String(e))))
       .finally(() => {

@@ -39,6 +39,8 @@ export interface StartNodeOptions<S extends StateMachine>
   readonly logger?: NodeLogger;
   /** Told of every group commit of the log (for fsync metrics). */
   readonly onFlush?: (flush: FlushReport) => void;
+  /** Wraps the transport made from the options (the dashboard's cut control does). */
+  readonly wrapTransport?: (transport: Transport) => Transport;
 }
 
 export async function startNode<S extends StateMachine>(
@@ -63,10 +65,11 @@ export async function startNode<S extends StateMachine>(
   const joining = options.join === true;
   // A node that joins knows nobody until the leader, which knows it, connects.
   const wire = { id, listen: options.address, peers, acceptUnknownPeers: joining, ...optional };
-  const transport: Transport =
+  const made: Transport =
     kind === 'udp'
       ? new UdpTransport(wire)
       : new TcpTransport({ ...wire, ...(options.tls === undefined ? {} : { tls: options.tls }) });
+  const transport = options.wrapTransport?.(made) ?? made;
   const storage = await FileStorage.open(options.dataDir, {
     id,
     ...(options.logger === undefined ? {} : { logger: options.logger }),

@@ -26,6 +26,7 @@ export {
   UNBOUND_FORMATION,
   WIRE_VERSION,
 } from './codec.js';
+export { CuttableTransport } from './cuttable.js';
 export {
   FrameReader,
   FrameTooLargeError,
