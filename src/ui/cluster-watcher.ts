@@ -23,6 +23,8 @@ import type {
 export const POLL_MS = 250;
 /** A member's answer must come within this, or the poll counts as missed. */
 const ANSWER_MS = 800;
+/** How long a round waits for the members' answers before it reports what it has. */
+const ROUND_WAIT_MS = 200;
 /** Missed polls in a row before a member is marked down (a GC pause is not a death). */
 const MISSES_TO_DOWN = 2;
 /** A second is charted once this long has passed since it ended (members report late). */
@@ -244,11 +246,22 @@ export class ClusterWatcher {
     if (source.processes !== undefined) {
       this.#processes = await source.processes().catch(() => ({}));
     }
-    await Promise.all(
+    const polls = Promise.all(
       [...this.#members.values()]
         .filter((m) => m.id !== source.id && !m.polling)
         .map((m) => this.#pollMember(m)),
     );
+    // A member that is slow to answer (paused, overloaded) does not hold the round, and so
+    // every viewer's updates, up to its deadline: its answer is taken when it comes, and
+    // it is not asked again meanwhile.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      polls,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ROUND_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
     this.#chartSeconds();
   }
 
