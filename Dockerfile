@@ -5,13 +5,14 @@
 #   docker build -t raftkit .
 #   docker run -v raftkit-data:/data -p 8000:8000 -p 9000:9000 raftkit \
 #     node --listen raftkit-1:8000 --peers raftkit-1:8000,raftkit-2:8000,raftkit-3:8000 \
-#          --data /data --http 0.0.0.0:9000
+#          --data /data --http 0.0.0.0:9000 --http-advertise http://raftkit-1:9000
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# `npm ci` compiles through `prepare`; nothing else is built.
+COPY scripts/build-ui.ts ./scripts/
+# `npm ci` compiles through `prepare` (the code, and the dashboard's bundle); nothing else is built.
 RUN npm ci --no-audit --no-fund
 
 FROM node:20-bookworm-slim

@@ -75,6 +75,12 @@ const routes: readonly RouteCase[] = [
   { method: 'POST', path: '/v1/leader', body: { to: 'nobody' }, needs: 'admin', allowed: 409 },
   { method: 'GET', path: '/v1/snapshot', needs: 'admin', allowed: 200 },
   { method: 'GET', path: '/v1/test/clock', needs: 'admin', allowed: 404 },
+  // The dashboard's data (this cluster serves no dashboard: 404 once allowed).
+  { method: 'GET', path: '/v1/cluster', needs: 'read', allowed: 404 },
+  { method: 'GET', path: '/v1/cluster/events', needs: 'read', allowed: 404 },
+  { method: 'GET', path: '/v1/cluster/self', needs: 'read', allowed: 404 },
+  { method: 'POST', path: '/v1/cluster/nodes/nobody/stop', needs: 'admin', allowed: 404 },
+  { method: 'POST', path: '/v1/cluster/self/cut', needs: 'admin', allowed: 404 },
 ];
 
 const rank = { read: 1, write: 2, admin: 3 } as const;

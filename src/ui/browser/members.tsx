@@ -110,12 +110,12 @@ export function Members({ members, leader, controls, act }: Props) {
 
 /** Compact labels (the full name is the button's title). */
 const actionIcons: Record<LocalAction, string> = {
-  stop: '■ stop',
+  stop: '■',
   pause: '❚❚',
   resume: '▶',
   restart: '↻',
   cut: '✂',
-  heal: '⚭ heal',
+  heal: '⚭',
 };
 
 function processButtons(m: MemberView): LocalAction[] {

@@ -20,8 +20,8 @@ interface Flight {
   readonly start: number;
 }
 
-const SIZE = 340;
-const RADIUS = 120;
+const SIZE = 300;
+const RADIUS = 105;
 const FLIGHT_MS = 700;
 const MAX_FLIGHTS = 80;
 
