@@ -169,7 +169,11 @@ export class ClusterWatcher {
     const learners = new Set(self?.state.learners ?? []);
     const members: MemberView[] = [...this.#members.values()]
       .filter((m) => voters.has(m.id) || learners.has(m.id))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      // Voters first, then learners (each by id).
+      .sort((a, b) => {
+        const rank = Number(learners.has(a.id)) - Number(learners.has(b.id));
+        return rank !== 0 ? rank : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+      })
       .map((m) => ({
         id: m.id,
         url: m.url,

@@ -231,6 +231,16 @@ async function stopTheLeader(page: Page): Promise<void> {
   );
   errors.stoppedOrigins.delete(urls[old] as string);
 
+  // And made leader again from the controls' leadership transfer.
+  await page.locator('select[aria-label="member"]').selectOption(old);
+  await page.locator('button[data-control="transfer"]').click();
+  await page.waitForFunction(
+    (back) =>
+      document.querySelector('[data-testid="leader"]')?.getAttribute('data-leader') === back,
+    old,
+    { timeout: 5000 },
+  );
+
   // The member the page was loaded from goes down: the page goes on from another one.
   const own = new URL(url).origin;
   const ownId = Object.keys(urls).find((id) => urls[id] === own) as string;

@@ -69,7 +69,11 @@ describe('the dashboard API', () => {
   let cluster: KvCluster;
 
   before(async () => {
-    cluster = await KvCluster.start(3, withDashboard);
+    cluster = await KvCluster.start(3, {
+      ...withDashboard,
+      snapshotEntries: 40,
+      snapshotKeepEntries: 0,
+    });
     await cluster.leader();
   });
   after(() => cluster.close());
@@ -167,7 +171,56 @@ describe('the dashboard API', () => {
     }
   });
 
-  test('a member that goes down is marked down with an event, and found again', async () => {
+  test('snapshots and configuration changes are on the timeline; a learner is shown apart', async () => {
+    const url = cluster.urls[0] as string;
+    for (let i = 0; i < 45; i++) {
+      assert.equal((await request(`${url}/v1/kv/snap${i}`, 'PUT', '{"value":"x"}')).status, 200);
+    }
+    await until(
+      async () => {
+        const taken = (await view(url)).events.filter((e) => e.kind === 'snapshot');
+        return new Set(taken.map((e) => e.node)).size === 3;
+      },
+      'a snapshot taken by every node',
+      10_000,
+    );
+    const snapshots = (await view(url)).events.filter((e) => e.kind === 'snapshot');
+    assert.ok(
+      snapshots.every((e) => /took a snapshot at \d+$/.test(e.text)),
+      JSON.stringify(snapshots),
+    );
+    // A learner nobody runs: the configuration commits without it.
+    const added = await request(
+      `${url}/v1/members`,
+      'POST',
+      JSON.stringify({ id: 'watcher', address: '127.0.0.1:9', learner: true }),
+    );
+    assert.equal(added.status, 200, added.text);
+    await until(
+      async () => {
+        const v = await view(url);
+        const learner = v.members.find((m) => m.id === 'watcher');
+        return (
+          learner?.learner === true &&
+          !learner.voter &&
+          learner.up === false &&
+          v.events.some((e) => e.kind === 'membership' && /learners watcher$/.test(e.text))
+        );
+      },
+      'the learner in the view and its configuration on the timeline',
+      5000,
+    );
+    const members = (await view(url)).members.map((m) => m.id);
+    assert.equal(members.at(-1), 'watcher', 'learners after the voters');
+    assert.equal((await request(`${url}/v1/members/watcher`, 'DELETE')).status, 200);
+    await until(
+      async () => !(await view(url)).members.some((m) => m.id === 'watcher'),
+      'the learner gone',
+      5000,
+    );
+  });
+
+  test('a member that goes down is marked down with an event, found again, and installs a snapshot', async () => {
     const url = cluster.urls[0] as string;
     const leader = await cluster.leader();
     const victim = leader === 2 ? 1 : 2;
@@ -184,16 +237,30 @@ describe('the dashboard API', () => {
       `${id} marked down`,
       5000,
     );
+    // Written while it is down, and compacted away behind a snapshot: it must install one.
+    const leaderUrl = cluster.urls[leader] as string;
+    for (let i = 0; i < 50; i++) {
+      assert.equal(
+        (await request(`${leaderUrl}/v1/kv/away${i}`, 'PUT', '{"value":"x"}')).status,
+        200,
+      );
+    }
     await cluster.startNode(victim);
     await until(
       async () => {
         const v = await view(url);
         return (
           v.members.find((m) => m.id === id)?.up === true &&
-          v.events.some((e) => e.kind === 'found' && e.node === id)
+          v.events.some((e) => e.kind === 'found' && e.node === id) &&
+          v.events.some(
+            (e) =>
+              e.kind === 'snapshot' &&
+              e.node === id &&
+              /installed the leader's snapshot/.test(e.text),
+          )
         );
       },
-      `${id} up again`,
+      `${id} up again, with the leader's snapshot`,
       10_000,
     );
   });
