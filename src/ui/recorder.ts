@@ -207,7 +207,6 @@ export class NodeRecorder {
 
   /** Keeps a few messages per window, one per sender, receiver and type, so that a busy cluster stays readable. */
   #sample(m: WireMessage): void {
-    if (!raftTypes.has(m.type)) return;
     const now = this.#now();
     const window = Math.floor(now / SAMPLE_WINDOW_MS);
     if (window !== this.#window) {
@@ -237,17 +236,6 @@ export class NodeRecorder {
     if (this.#messages.length > MAX_MESSAGES) this.#messages.shift();
   }
 }
-
-const raftTypes = new Set([
-  'append',
-  'append-response',
-  'heartbeat',
-  'heartbeat-response',
-  'vote',
-  'vote-response',
-  'timeout-now',
-  'install-snapshot',
-]);
 
 function after<T extends { seq: number }>(list: readonly T[], seq: number): T[] {
   // Sequence numbers ascend: search from the end, where callers' cursors are.

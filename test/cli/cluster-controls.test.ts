@@ -138,6 +138,13 @@ describe('raftkit cluster: the dashboard controls', () => {
       5000,
     );
     assert.ok(behind.up, 'a cut node still answers the dashboard (only Raft is cut)');
+    // Its lag in time: the oldest entry it lacks was first sent a while ago, and it grows.
+    const lagMs = behind.progress?.lagMs ?? null;
+    assert.ok(lagMs !== null && lagMs > 0, `lag ${lagMs} ms`);
+    // (A view is refreshed once a second old.)
+    await new Promise((r) => setTimeout(r, 1500));
+    const later = (await view(url)).members.find((x) => x.id === follower)?.progress?.lagMs ?? 0;
+    assert.ok(later >= lagMs + 500, `lag ${lagMs} ms, then ${later} ms`);
     const self = await json(`${behind.url}/v1/cluster/self`);
     assert.equal(self.body.cut, true);
     assert.equal((await act(url, follower, 'heal')).status, 200);

@@ -34,6 +34,8 @@ const messageColours: Record<string, string> = {
   'vote-response': '#f4b27a',
   'timeout-now': '#f85149',
   'install-snapshot': '#bc8cff',
+  'read-index': '#e3b341',
+  'read-index-response': '#f2cc60',
 };
 
 export const messageLegend = Object.entries(messageColours);
