@@ -14,6 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { Authenticator, newToken, parseAuthFile } from '../../src/kv/index.js';
+import type { DashboardParts } from '../../src/kv/kv-node.js';
+import { Dashboard } from '../../src/ui/index.js';
+import { KvCluster } from '../kv/support.js';
 import { freePortRange } from '../support/ports.js';
 import { bin, outputMatching, stopTree } from '../support/raftkit.js';
 
@@ -277,3 +281,69 @@ async function memberUrls(): Promise<Record<string, string>> {
   const view = (await res.json()) as { members: { id: string; url: string }[] };
   return Object.fromEntries(view.members.map((m) => [m.id, m.url]));
 }
+
+test("with tokens on, the page asks for one, and shows the cluster once given a reader's", async () => {
+  const made = await newToken('viewer');
+  const auth = new Authenticator(
+    parseAuthFile(
+      JSON.stringify({ tokens: [{ name: 'viewer', role: 'read', hash: made.hash }] }),
+      'auth.json',
+    ),
+  );
+  const secured = await KvCluster.start(3, {
+    server: { auth },
+    dashboard: (parts: DashboardParts) => new Dashboard({ ...parts, controls: true }),
+  });
+  const page = await (browser as Browser).newPage({ viewport: { width: 1500, height: 1000 } });
+  const errors = new ConsoleErrors();
+  errors.watch(page);
+  try {
+    await secured.leader();
+    await page.goto(`${secured.urls[0]}/ui`);
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-testid="link"]')?.getAttribute('data-status') ===
+        'needs-token',
+      undefined,
+      { timeout: 5000 },
+    );
+    // The browser logs the refused request itself: that one is expected.
+    errors.unexpected.splice(
+      0,
+      errors.unexpected.length,
+      ...errors.unexpected.filter((e) => !/status of 401/.test(e)),
+    );
+    await page.locator('input[aria-label="token"]').fill(made.token);
+    await page.locator('form.token button').click();
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll('[data-testid="member-row"][data-up="true"]').length === 3 &&
+        document.querySelectorAll('[data-testid="member-row"][data-role="leader"]').length === 1,
+      undefined,
+      { timeout: 10_000 },
+    );
+    // A reader's token may look, not write: the page shows the node's refusal.
+    await page.locator('button[data-control="put"]').click();
+    await page.waitForFunction(
+      () =>
+        /: 403 .*needs write/.test(
+          document.querySelector('[data-testid="control-result"]')?.textContent ?? '',
+        ),
+      undefined,
+      { timeout: 5000 },
+    );
+    errors.unexpected.splice(
+      0,
+      errors.unexpected.length,
+      ...errors.unexpected.filter((e) => !/status of 403/.test(e)),
+    );
+    await page.screenshot({ path: join(shots, 'dashboard-token.png'), fullPage: true });
+    assert.deepEqual(errors.unexpected, []);
+  } catch (e) {
+    await page.screenshot({ path: join(shots, 'dashboard-token-failure.png'), fullPage: true });
+    throw new Error(`${(e as Error).message}\n(screenshot: ${join(shots, 'dashboard-token-failure.png')})`);
+  } finally {
+    await page.close();
+    await secured.close();
+  }
+});

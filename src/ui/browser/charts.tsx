@@ -32,7 +32,17 @@ function Chart({ title, unit, times, series, testId }: ChartProps) {
       height: 170,
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true } },
+      // At least a minute wide: one point alone would be spread over years.
+      scales: {
+        x: {
+          time: true,
+          range: (_u, min, max) => {
+            const end = Number.isFinite(max) ? max : Date.now() / 1000;
+            return [Math.min(Number.isFinite(min) ? min : end, end - 60), end];
+          },
+        },
+        y: { range: (_u, min, max) => [Math.min(0, min), Math.max(max, 1)] },
+      },
       axes: [
         { stroke: '#8b949e', grid: { stroke: '#30363d' }, ticks: { stroke: '#30363d' } },
         {

@@ -6,7 +6,7 @@
 import type { MemberView } from '../view-types.js';
 import { shortId, termColour } from './model.js';
 
-const CELLS = 40;
+const CELLS = 30;
 
 function termAt(runs: readonly (readonly [number, number])[], index: number): number | null {
   let term: number | null = null;

@@ -25,15 +25,15 @@ export function merge(model: Model, view: ClusterView, full: boolean): Model {
   const seen = new Set(model.events.map((e) => e.key));
   const events = [...model.events, ...view.events.filter((e) => !seen.has(e.key))];
   events.sort((a, b) => a.t - b.t);
-  let chart: ChartPoint[];
-  if (full) {
-    // Another member's history: keep ours where it has nothing yet.
-    const first = view.chart[0]?.t ?? Number.POSITIVE_INFINITY;
-    chart = [...model.chart.filter((p) => p.t < first), ...view.chart];
-  } else {
-    const last = model.chart.at(-1)?.t ?? 0;
-    chart = [...model.chart, ...view.chart.filter((p) => p.t > last)];
+  // A full view comes from a member the page (re)connected to: for a second both have, the
+  // point with more requests counted wins (the other was drawn without a node that served).
+  const byTime = new Map(model.chart.map((p) => [p.t, p]));
+  for (const p of view.chart) {
+    const had = byTime.get(p.t);
+    if (!full && had !== undefined) continue;
+    if (had === undefined || p.writes + p.reads >= had.writes + had.reads) byTime.set(p.t, p);
   }
+  const chart = [...byTime.values()].sort((a, b) => a.t - b.t);
   return {
     view,
     events: events.slice(-KEEP_EVENTS),
