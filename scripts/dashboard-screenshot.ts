@@ -46,6 +46,7 @@ const cluster = spawn(
 const browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
 let sent = 0;
 let stopLoad = false;
+let load: Promise<unknown> = Promise.resolve();
 try {
   const text = await outputMatching(cluster, /^dashboard: (http:\/\/\S+)$/m, 20_000);
   const url = (text.match(/^dashboard: (http:\/\/\S+)$/m) as RegExpMatchArray)[1] as string;
@@ -66,7 +67,7 @@ try {
       }).catch(() => undefined);
     }
   };
-  const load = Promise.all(
+  load = Promise.all(
     [0, 1, 2, 3].map((w) => worker(w, true)).concat([4, 5].map((w) => worker(w, false))),
   );
   const page = await browser.newPage({ viewport: { width: 1500, height: 1250 } });
@@ -100,6 +101,8 @@ try {
   console.log(`${sent} requests; leader ${leader} stopped; ${out}`);
 } finally {
   stopLoad = true;
+  // The workers finish their request in flight (each bounded by its 5 s timeout).
+  await load;
   await browser.close();
   await stopTree(cluster);
   rmSync(dir, { recursive: true, force: true });

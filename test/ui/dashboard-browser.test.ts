@@ -341,7 +341,9 @@ test("with tokens on, the page asks for one, and shows the cluster once given a 
     assert.deepEqual(errors.unexpected, []);
   } catch (e) {
     await page.screenshot({ path: join(shots, 'dashboard-token-failure.png'), fullPage: true });
-    throw new Error(`${(e as Error).message}\n(screenshot: ${join(shots, 'dashboard-token-failure.png')})`);
+    throw new Error(
+      `${(e as Error).message}\n(screenshot: ${join(shots, 'dashboard-token-failure.png')})`,
+    );
   } finally {
     await page.close();
     await secured.close();
