@@ -285,7 +285,7 @@ export class ClusterWatcher {
         const why = (answer.body as { error?: string } | null)?.error ?? '';
         throw new Error(`answered ${answer.status} ${why}`.trim());
       }
-      this.#answered(m, answer.body as SelfView, this.#now());
+      this.#answered(m, selfViewOf(answer.body), this.#now());
     } catch (e) {
       this.#missed(m, (e as Error).message);
     } finally {
@@ -430,6 +430,34 @@ export class ClusterWatcher {
       );
     }
   }
+}
+
+/**
+ * A member's answer, checked for the shape the merge relies on: whatever answers at a URL
+ * (an older raftkit, another server) is a failed poll, not a corrupt view.
+ */
+function selfViewOf(body: unknown): SelfView {
+  const v = body as Partial<SelfView> | null;
+  const ok =
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.id === 'string' &&
+    typeof v.boot === 'string' &&
+    typeof v.state === 'object' &&
+    v.state !== null &&
+    typeof v.state.term === 'number' &&
+    Array.isArray(v.state.voters) &&
+    Array.isArray(v.followers) &&
+    typeof v.log === 'object' &&
+    v.log !== null &&
+    Array.isArray(v.log.terms) &&
+    Array.isArray(v.events) &&
+    Array.isArray(v.messages) &&
+    Array.isArray(v.activity) &&
+    typeof v.urls === 'object' &&
+    v.urls !== null;
+  if (!ok) throw new Error("the answer is not a raftkit node's part of the cluster view");
+  return v as SelfView;
 }
 
 function newer<T>(list: readonly Numbered<T>[], n: number): Numbered<T>[] {

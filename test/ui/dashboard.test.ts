@@ -4,6 +4,8 @@
  * files, CORS for pages of other members only, bad requests, and tokens passed on to peers.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Authenticator, newToken, parseAuthFile } from '../../src/kv/index.js';
 import type { DashboardParts } from '../../src/kv/kv-node.js';
@@ -377,5 +379,44 @@ describe('the dashboard API with tokens', () => {
       authorization: 'Bearer raftkit.read.wrong',
     });
     assert.equal(wrong.status, 401);
+  });
+});
+
+describe('a member whose URL answers something else', () => {
+  let cluster: KvCluster;
+  let impostor: Server;
+
+  before(async () => {
+    // Answers 200 to everything, with JSON that is no node's part.
+    impostor = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"hello":"world"}');
+    });
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    const port = (impostor.address() as AddressInfo).port;
+    cluster = await KvCluster.start(3, withDashboard, [0, 1]);
+    await cluster.startNode(2, { advertiseUrl: `http://127.0.0.1:${port}` });
+    await cluster.leader();
+  });
+  after(async () => {
+    await cluster.close();
+    await new Promise<void>((resolve) => impostor.close(() => resolve()));
+  });
+
+  test('is marked down with the reason, and the rest of the view is whole', async () => {
+    const url = cluster.urls[0] as string;
+    const id = cluster.raft[2] as string;
+    await until(
+      async () => {
+        const v = await view(url);
+        const m = v.members.find((x) => x.id === id);
+        return m?.up === false && /not a raftkit node's part/.test(m.error ?? '');
+      },
+      'the impostor refused',
+      10_000,
+    );
+    const v = await view(url);
+    assert.equal(v.members.filter((m) => m.up).length, 2);
+    assert.ok(v.leader !== null);
   });
 });
