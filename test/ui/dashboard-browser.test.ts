@@ -47,6 +47,8 @@ before(async () => {
   const base = await freePortRange(6);
   cluster = spawn(
     process.execPath,
+    // Elections within 0.5-1 s: the bound of 3 s is the page's, not the election's. (With
+    // `npm start`'s default of 1-2 s, a new leader was seen 1.1-2.7 s after the stop.)
     [bin, 'cluster', '--base-port', String(base), '--http-base-port', String(base + 3)].concat([
       '--data',
       dir,
