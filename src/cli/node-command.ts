@@ -290,10 +290,15 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
   // supervisor, and the transport can be cut off from the peers.
   const supervisor = supervisorFromEnv();
   let cuttable: CuttableTransport | null = null;
-  const peerTls =
-    security.tls?.ca === undefined
+  // The dashboard asks the other members' APIs as `--join` would (`--cacert`, `--cert`,
+  // `--key`); without those, trusting the API's own client CA and showing its certificate.
+  const joinTls = clientSecurity(flags).tls ?? {};
+  const peerTls = {
+    ...(security.tls?.ca === undefined
       ? {}
-      : { ca: security.tls.ca, cert: security.tls.cert, key: security.tls.key };
+      : { ca: security.tls.ca, cert: security.tls.cert, key: security.tls.key }),
+    ...joinTls,
+  };
   const kv = await startKvNode({
     address: flags.listen,
     peers: flags.peers ?? [],

@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Authenticator, newToken, parseAuthFile } from '../../src/kv/index.js';
 import type { DashboardParts } from '../../src/kv/kv-node.js';
+import { newCertificate, newCertificateAuthority } from '../../src/transport/index.js';
 import { Dashboard } from '../../src/ui/index.js';
 import type { ClusterView } from '../../src/ui/view-types.js';
 import { KvCluster, request } from '../kv/support.js';
@@ -418,5 +420,54 @@ describe('a member whose URL answers something else', () => {
     const v = await view(url);
     assert.equal(v.members.filter((m) => m.up).length, 2);
     assert.ok(v.leader !== null);
+  });
+});
+
+describe('the dashboard over HTTPS with client certificates', () => {
+  const ca = newCertificateAuthority({ commonName: 'cluster CA' });
+  // The node's certificate serves its API and shows it to the other members' APIs.
+  const node = newCertificate(ca, { commonName: 'node', names: ['127.0.0.1'], usage: 'both' });
+  const viewer = newCertificate(ca, { commonName: 'viewer', usage: 'client' });
+  let cluster: KvCluster;
+
+  before(async () => {
+    cluster = await KvCluster.start(3, {
+      server: { tls: { cert: node.cert, key: node.key, ca: ca.cert } },
+      dashboard: (parts: DashboardParts) =>
+        new Dashboard({
+          ...parts,
+          controls: false,
+          peerTls: { ca: ca.cert, cert: node.cert, key: node.key },
+        }),
+    });
+    await cluster.leader();
+  });
+  after(() => cluster.close());
+
+  test('every member is asked over HTTPS with the node certificate, and seen', async () => {
+    const agent = new https.Agent({ ca: ca.cert, cert: viewer.cert, key: viewer.key });
+    const get = (path: string) =>
+      new Promise<{ status: number; body: ClusterView }>((resolve, reject) => {
+        https
+          .get(`https://${cluster.http[0]}${path}`, { agent }, (res) => {
+            let text = '';
+            res.on('data', (c) => {
+              text += c;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          })
+          .on('error', reject);
+      });
+    await until(
+      async () => {
+        const r = await get('/v1/cluster');
+        return r.status === 200 && r.body.members.length === 3 && r.body.members.every((m) => m.up);
+      },
+      'every member seen over HTTPS',
+      10_000,
+    );
+    const r = await get('/v1/cluster');
+    assert.ok(r.body.members.every((m) => m.url?.startsWith('https://')));
+    agent.destroy();
   });
 });
