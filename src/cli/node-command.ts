@@ -327,12 +327,9 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
             return cuttable;
           },
         }),
-    dashboard: ({ node, metrics, url }) => {
-      const cut = cuttable;
-      return new Dashboard({
-        node,
-        metrics,
-        url,
+    dashboard: (parts) =>
+      new Dashboard({
+        ...parts,
         controls: flags.uiControls === true,
         peerTls,
         ...(supervisor === null
@@ -343,18 +340,8 @@ async function runNode(flags: NodeFlags, output: Output): Promise<void> {
                 client: new SupervisorClient(supervisor, new PeerClient()),
               },
             }),
-        ...(cut === null
-          ? {}
-          : {
-              cut: {
-                get: () => cut.cut,
-                set: (on: boolean) => {
-                  cut.cut = on;
-                },
-              },
-            }),
-      });
-    },
+        ...(cuttable === null ? {} : { cuttable }),
+      }),
     ...(testClock === undefined ? {} : { clock: testClock }),
     ...(flags.http === undefined ? {} : { http: flags.http }),
     ...(flags.clusterId === undefined ? {} : { clusterId: flags.clusterId }),

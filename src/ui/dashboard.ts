@@ -38,8 +38,8 @@ export interface DashboardOptions {
   readonly controls: boolean;
   /** The local supervisor, under `raftkit cluster`: stop, pause, restart and cut. */
   readonly supervisor?: { readonly link: SupervisorLink; readonly client: SupervisorClient };
-  /** Cuts this node off from its peers (`CuttableTransport`), with a supervisor only. */
-  readonly cut?: { get(): boolean; set(on: boolean): void };
+  /** Cuts this node off from its peers when `cut` is set (`CuttableTransport`), with a supervisor only. */
+  readonly cuttable?: { cut: boolean };
   /** Client credentials for asking other members' HTTPS APIs. */
   readonly peerTls?: PeerTls;
 }
@@ -127,7 +127,7 @@ export class Dashboard implements DashboardRoutes {
         recorder: this.recorder,
         url: o.url(),
         controls: this.controls,
-        cut: () => o.cut?.get() ?? false,
+        cut: () => o.cuttable?.cut ?? false,
       },
       query,
     );
@@ -266,10 +266,10 @@ export class Dashboard implements DashboardRoutes {
   }
 
   async #cut(request: DashboardRequest): Promise<DashboardAnswer> {
-    const { supervisor, cut } = this.#options;
+    const { supervisor, cuttable } = this.#options;
     if (
       supervisor === undefined ||
-      cut === undefined ||
+      cuttable === undefined ||
       !secretMatches(request.headers[SUPERVISOR_HEADER], supervisor.link.secret)
     ) {
       return {
@@ -286,8 +286,8 @@ export class Dashboard implements DashboardRoutes {
     if (typeof on !== 'boolean') {
       return { status: 400, body: { error: 'expected {"cut": true|false}', code: 'bad-request' } };
     }
-    if (on !== cut.get()) {
-      cut.set(on);
+    if (on !== cuttable.cut) {
+      cuttable.cut = on;
       const id = this.#options.node.id;
       this.recorder.record(
         'cut',
