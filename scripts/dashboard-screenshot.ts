@@ -2,55 +2,31 @@
  * `npm run ui:screenshot [-- OUT.png]`: the README's picture of the dashboard. Starts a local
  * `raftkit cluster` of three (the built bin, free ports, a temporary data directory), writes
  * and reads through it for 20 s (4 writers and 2 readers, at most 40,000 requests), stops the
- * leader from the page's own control (having moved the leadership first if the page is on it), lets the load run 6 s more, and saves a screenshot of
- * the page in Debian's chromium (installed with apt-get when missing). Everything it started
- * is stopped on every way out.
+ * leader from the page's own control (having moved the leadership first if the page is on
+ * it), lets the load run 6 s more, and saves a screenshot of the page in Debian's chromium
+ * (installed with apt-get when missing). Everything it started is stopped on every way out.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { freePortRange } from '../test/support/ports.js';
-import { outputMatching, stopTree } from '../test/support/raftkit.js';
+import { chromiumPath } from '../test/support/chromium.js';
+import { startLocalCluster } from '../test/support/raftkit.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = resolve(process.argv[2] ?? join(root, 'docs/dashboard.png'));
-const browserPath = '/usr/bin/chromium';
 const LOAD_MS = 20_000;
 const AFTER_MS = 6000;
 const MAX_REQUESTS = 40_000;
 
-if (!existsSync(browserPath)) {
-  execFileSync('apt-get', ['update'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', 'chromium'], {
-    stdio: 'inherit',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
-}
-const dir = mkdtempSync(join(tmpdir(), 'raftkit-shot-'));
-const base = await freePortRange(6);
-const cluster = spawn(
-  process.execPath,
-  [join(root, 'bin/raftkit.js'), 'cluster', '--base-port', String(base)].concat([
-    '--http-base-port',
-    String(base + 3),
-    '--data',
-    dir,
-    '--snapshot-entries',
-    '2000',
-  ]),
-  { stdio: ['ignore', 'pipe', 'pipe'] },
-);
-const browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
+const executablePath = chromiumPath(false);
+const cluster = await startLocalCluster(['--snapshot-entries', '2000']);
+const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
 let sent = 0;
 let stopLoad = false;
 let load: Promise<unknown> = Promise.resolve();
 try {
-  const text = await outputMatching(cluster, /^dashboard: (http:\/\/\S+)$/m, 20_000);
-  const url = (text.match(/^dashboard: (http:\/\/\S+)$/m) as RegExpMatchArray)[1] as string;
-  const urls = [0, 1, 2].map((i) => `http://127.0.0.1:${base + 3 + i}`);
+  const url = cluster.dashboard;
+  const urls = cluster.urls;
   const worker = async (w: number, write: boolean) => {
     for (let i = 0; !stopLoad && sent < MAX_REQUESTS; i++) {
       sent++;
@@ -104,6 +80,5 @@ try {
   // The workers finish their request in flight (each bounded by its 5 s timeout).
   await load;
   await browser.close();
-  await stopTree(cluster);
-  rmSync(dir, { recursive: true, force: true });
+  await cluster.stop();
 }

@@ -4,11 +4,11 @@
  * installed with apt-get when it is missing), and fails on an error in the page's console or
  * a chart not drawn. Writes `DIR/report.png`, a screenshot of the whole page, to look at.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
+import { chromiumPath } from '../test/support/chromium.js';
 
 const dir = resolve(process.argv[2] ?? '');
 const page = join(dir, 'report.html');
@@ -16,16 +16,10 @@ if (process.argv[2] === undefined || !existsSync(page)) {
   console.error(`usage: npm run verify:screenshot -- DIR (DIR/report.html not found: ${page})`);
   process.exit(2);
 }
-const browserPath = '/usr/bin/chromium';
-if (!existsSync(browserPath)) {
-  console.log('installing chromium (apt-get)...');
-  execFileSync('apt-get', ['update'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', 'chromium'], {
-    stdio: 'inherit',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
-}
-const browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
+const browser = await chromium.launch({
+  executablePath: chromiumPath(false),
+  args: ['--no-sandbox'],
+});
 try {
   const tab = await browser.newPage({ viewport: { width: 1300, height: 900 } });
   const errors: string[] = [];

@@ -6,41 +6,12 @@
  * turns every control off.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ClusterView } from '../../src/ui/view-types.js';
-import { freePortRange } from '../support/ports.js';
-import { bin, outputMatching, stopTree } from '../support/raftkit.js';
+import { type LocalCluster, startLocalCluster } from '../support/raftkit.js';
 
-interface Running {
-  readonly child: ChildProcess;
-  readonly dir: string;
-  readonly urls: string[];
-}
-
-async function startCluster(extra: string[] = []): Promise<Running> {
-  const dir = mkdtempSync(join(tmpdir(), 'raftkit-controls-'));
-  const base = await freePortRange(6);
-  const child = spawn(
-    process.execPath,
-    [bin, 'cluster', '--base-port', String(base), '--http-base-port', String(base + 3)].concat(
-      ['--data', dir, '--heartbeat-ms', '50', '--election-ms', '500'],
-      extra,
-    ),
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  await outputMatching(child, /^dashboard: /m, 20_000);
-  return { child, dir, urls: [0, 1, 2].map((i) => `http://127.0.0.1:${base + 3 + i}`) };
-}
-
-async function stop(r: Running | undefined): Promise<void> {
-  if (r === undefined) return;
-  await stopTree(r.child);
-  rmSync(r.dir, { recursive: true, force: true });
-}
+/** Fast elections: the controls are what is tested. */
+const timing = ['--heartbeat-ms', '50', '--election-ms', '500'];
 
 async function json(url: string, method = 'GET', body?: unknown) {
   const res = await fetch(url, {
@@ -71,11 +42,11 @@ const act = (url: string, id: string, action: string) =>
   json(`${url}/v1/cluster/nodes/${encodeURIComponent(id)}/${action}`, 'POST');
 
 describe('raftkit cluster: the dashboard controls', () => {
-  let cluster: Running;
+  let cluster: LocalCluster;
   before(async () => {
-    cluster = await startCluster();
+    cluster = await startLocalCluster(timing);
   });
-  after(() => stop(cluster));
+  after(() => cluster.stop());
 
   test('a paused leader is replaced; resumed, it follows', async () => {
     const url = cluster.urls[0] as string;
@@ -206,11 +177,11 @@ describe('raftkit cluster: the dashboard controls', () => {
 });
 
 describe('raftkit cluster --no-ui-controls', () => {
-  let cluster: Running | undefined;
-  after(() => stop(cluster));
+  let cluster: LocalCluster | undefined;
+  after(() => cluster?.stop());
 
   test('the page only shows: every control is refused', async () => {
-    cluster = await startCluster(['--no-ui-controls']);
+    cluster = await startLocalCluster([...timing, '--no-ui-controls']);
     const url = cluster.urls[0] as string;
     const v = await until(
       async () => {

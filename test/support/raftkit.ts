@@ -2,10 +2,13 @@
  * The built `raftkit` bin for tests that run it as a user does: one command to its end, or
  * a long-running one stopped the way its children are stopped with it.
  */
-import { type ChildProcess, execFile } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { freePortRange } from './ports.js';
 
 export const bin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/raftkit.js');
 
@@ -73,4 +76,42 @@ export function outputMatching(
     };
     for (const s of streams) s?.on('data', onData);
   });
+}
+
+/** A `raftkit cluster` of three on free ports, in a directory of its own, up to its dashboard line. */
+export interface LocalCluster {
+  readonly child: ChildProcess;
+  readonly dir: string;
+  /** The nodes' HTTP URLs, node1 first. */
+  readonly urls: readonly string[];
+  /** The dashboard's URL, as `raftkit cluster` printed it. */
+  readonly dashboard: string;
+  /** Stops it and its nodes, and removes its directory. */
+  stop(): Promise<void>;
+}
+
+export async function startLocalCluster(extra: readonly string[] = []): Promise<LocalCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'raftkit-cluster-'));
+  const base = await freePortRange(6);
+  const child = spawn(
+    process.execPath,
+    [bin, 'cluster', '--base-port', String(base), '--http-base-port', String(base + 3)].concat(
+      ['--data', dir],
+      extra,
+    ),
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const stop = async () => {
+    await stopTree(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const text = await outputMatching(child, /^dashboard: (http:\/\/\S+)$/m, 20_000);
+    const dashboard = (text.match(/^dashboard: (http:\/\/\S+)$/m) as RegExpMatchArray)[1] as string;
+    const urls = [0, 1, 2].map((i) => `http://127.0.0.1:${base + 3 + i}`);
+    return { child, dir, urls, dashboard, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
 }

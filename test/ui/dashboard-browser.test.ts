@@ -11,8 +11,7 @@
  * temporary directory), named in the output.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -21,53 +20,27 @@ import { Authenticator, newToken, parseAuthFile } from '../../src/kv/index.js';
 import type { DashboardParts } from '../../src/kv/kv-node.js';
 import { Dashboard } from '../../src/ui/index.js';
 import { KvCluster } from '../kv/support.js';
-import { freePortRange } from '../support/ports.js';
-import { bin, outputMatching, stopTree } from '../support/raftkit.js';
+import { chromiumPath } from '../support/chromium.js';
+import { type LocalCluster, startLocalCluster } from '../support/raftkit.js';
 
-const browserPath = '/usr/bin/chromium';
 const shots = process.env.RAFTKIT_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'raftkit-shots-'));
-let dir = '';
-let cluster: ChildProcess | null = null;
+let cluster: LocalCluster | null = null;
 let browser: Browser | null = null;
 let url = '';
 
-function ensureChromium(): void {
-  if (existsSync(browserPath)) return;
-  execFileSync('apt-get', ['update'], { stdio: 'ignore' });
-  execFileSync('apt-get', ['install', '-y', 'chromium'], {
-    stdio: 'ignore',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
-}
-
 before(async () => {
-  ensureChromium();
+  const executablePath = chromiumPath();
   mkdirSync(shots, { recursive: true });
-  dir = mkdtempSync(join(tmpdir(), 'raftkit-ui-'));
-  const base = await freePortRange(6);
-  cluster = spawn(
-    process.execPath,
-    // Elections within 0.5-1 s: the bound of 3 s is the page's, not the election's. (With
-    // `npm start`'s default of 1-2 s, a new leader was seen 1.1-2.7 s after the stop.)
-    [bin, 'cluster', '--base-port', String(base), '--http-base-port', String(base + 3)].concat([
-      '--data',
-      dir,
-      '--heartbeat-ms',
-      '50',
-      '--election-ms',
-      '500',
-    ]),
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const out = await outputMatching(cluster, /^dashboard: (http:\/\/\S+)$/m, 20_000);
-  url = (out.match(/^dashboard: (http:\/\/\S+)$/m) as RegExpMatchArray)[1] as string;
-  browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
+  // Elections within 0.5-1 s: the bound of 3 s is the page's, not the election's. (With
+  // `npm start`'s default of 1-2 s, a new leader was seen 1.1-2.7 s after the stop.)
+  cluster = await startLocalCluster(['--heartbeat-ms', '50', '--election-ms', '500']);
+  url = cluster.dashboard;
+  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
 });
 
 after(async () => {
   await browser?.close();
-  if (cluster !== null) await stopTree(cluster);
-  rmSync(dir, { recursive: true, force: true });
+  await cluster?.stop();
 });
 
 /** The ids and roles the page shows, and which rows it marks up. */
