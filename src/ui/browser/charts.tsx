@@ -17,6 +17,9 @@ interface ChartProps {
   readonly testId: string;
 }
 
+/** One line of time under the x axis (uPlot's default adds a date line that collides). */
+const clockLabel = uPlot.fmtDate('{HH}:{mm}:{ss}');
+
 const palette = ['#58a6ff', '#f0883e', '#3fb950', '#bc8cff', '#f85149', '#d29922'];
 
 function Chart({ title, unit, times, series, testId }: ChartProps) {
@@ -44,7 +47,12 @@ function Chart({ title, unit, times, series, testId }: ChartProps) {
         y: { range: (_u, min, max) => [Math.min(0, min), Math.max(max, 1)] },
       },
       axes: [
-        { stroke: '#8b949e', grid: { stroke: '#30363d' }, ticks: { stroke: '#30363d' } },
+        {
+          stroke: '#8b949e',
+          grid: { stroke: '#30363d' },
+          ticks: { stroke: '#30363d' },
+          values: (_u, splits) => splits.map((s) => clockLabel(new Date(s * 1000))),
+        },
         {
           stroke: '#8b949e',
           grid: { stroke: '#30363d' },

@@ -114,7 +114,7 @@ export function Picture({ members, leader, fresh }: Props) {
               {m.state === null ? '?' : `t${m.state.term}`}
             </text>
             <text x={x} y={y + 12} class="node-role" text-anchor="middle">
-              {role}
+              {role === 'pre-candidate' ? 'pre-vote' : role}
             </text>
             <text x={x} y={y + 46} class="node-name" text-anchor="middle">
               {shortId(m.id)}
