@@ -214,10 +214,12 @@ export class NodeRecorder {
       this.#windowCount = 0;
       this.#windowKeys.clear();
     }
-    const key = `${m.to}|${m.type}`;
-    // Votes are always kept: an election is what a viewer wants to see.
+    // Votes are always kept: an election is what a viewer wants to see. Others, once the
+    // window is full, cost no more than this test (the hot path of a busy leader).
     const vote = m.type === 'vote' || m.type === 'vote-response';
-    if (!vote && (this.#windowCount >= SAMPLES_PER_WINDOW || this.#windowKeys.has(key))) return;
+    if (!vote && this.#windowCount >= SAMPLES_PER_WINDOW) return;
+    const key = `${m.to}|${m.type}`;
+    if (!vote && this.#windowKeys.has(key)) return;
     this.#windowKeys.add(key);
     this.#windowCount++;
     const sample: SampledMessage = {

@@ -41,24 +41,15 @@ export function selfView(source: SelfSource, query: SelfQuery, now = Date.now())
     });
   }
   const from = Math.max(1, s.lastIndex - STRIP_ENTRIES + 1);
+  // The node's status as it is, the voters under their own name.
+  const { id: _id, cluster: _cluster, members, ...state } = s;
   return {
     id: s.id,
     boot: recorder.boot,
     url: source.url,
     time: now,
     cluster: s.cluster,
-    state: {
-      role: s.role,
-      term: s.term,
-      leader: s.leader,
-      commitIndex: s.commitIndex,
-      appliedIndex: s.appliedIndex,
-      firstIndex: s.firstIndex,
-      lastIndex: s.lastIndex,
-      snapshotIndex: s.snapshotIndex,
-      voters: s.members,
-      learners: s.learners,
-    },
+    state: { ...state, voters: members },
     cut: source.cut(),
     followers,
     log: { from, to: s.lastIndex, terms: node.logTerms(from, s.lastIndex) },

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ClusterView } from '../../src/ui/view-types.js';
+import { until } from '../support/ports.js';
 import { type LocalCluster, startLocalCluster } from '../support/raftkit.js';
 
 /** Fast elections: the controls are what is tested. */
@@ -26,16 +27,6 @@ async function json(url: string, method = 'GET', body?: unknown) {
 
 async function view(url: string): Promise<ClusterView> {
   return (await json(`${url}/v1/cluster`)).body as unknown as ClusterView;
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const found = await probe().catch(() => undefined);
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const act = (url: string, id: string, action: string) =>
@@ -84,6 +75,13 @@ describe('raftkit cluster: the dashboard controls', () => {
       'the old leader a follower again',
       10_000,
     );
+    // The leader change on the timeline: the old one stepped down, the new one won.
+    const timeline = (await view(ask)).events;
+    assert.ok(
+      timeline.some((e) => e.kind === 'step-down' && e.node === first),
+      JSON.stringify(timeline.map((e) => e.text)),
+    );
+    assert.ok(timeline.some((e) => e.kind === 'leader' && e.text.startsWith(`${next} won term`)));
   });
 
   test('a follower cut off falls behind while writes go on, and catches up once healed', async () => {

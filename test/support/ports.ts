@@ -74,3 +74,29 @@ export async function freePortRange(count: number): Promise<number> {
   }
   throw new Error(`no ${count} consecutive free ports found`);
 }
+
+/**
+ * Resolves with what the asynchronous `probe` found once it finds something (neither
+ * undefined nor false), asking every 100 ms; a probe that throws (a node down) is asked
+ * again. Rejects after `ms`, with the probe's last error if it had one.
+ */
+export async function until<T>(
+  probe: () => Promise<T | undefined | false>,
+  what: string,
+  ms: number,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown = null;
+  for (;;) {
+    const found = await probe().catch((e: unknown) => {
+      last = e;
+      return undefined;
+    });
+    if (found !== undefined && found !== false) return found;
+    if (Date.now() > deadline) {
+      const why = last instanceof Error ? ` (last error: ${last.message})` : '';
+      throw new Error(`timed out waiting for ${what}${why}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

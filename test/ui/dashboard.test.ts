@@ -14,6 +14,7 @@ import { newCertificate, newCertificateAuthority } from '../../src/transport/ind
 import { Dashboard } from '../../src/ui/index.js';
 import type { ClusterView } from '../../src/ui/view-types.js';
 import { KvCluster, request } from '../kv/support.js';
+import { until } from '../support/ports.js';
 
 const withDashboard = {
   dashboard: (parts: DashboardParts) => new Dashboard({ ...parts, controls: false }),
@@ -23,15 +24,6 @@ async function view(url: string, headers: Record<string, string> = {}): Promise<
   const r = await request(`${url}/v1/cluster`, 'GET', undefined, headers);
   assert.equal(r.status, 200, r.text);
   return r.body as unknown as ClusterView;
-}
-
-/** Resolves once the asynchronous `check` holds, asking every 100 ms; rejects after `ms`. */
-async function until(check: () => Promise<boolean>, what: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** Reads the event stream for `ms`: the events it sent, by name, with their data. */
@@ -136,6 +128,24 @@ describe('the dashboard API', () => {
     // 250 ms a round: ten in 2.5 s; a loaded machine may lose one or two.
     assert.ok(updates / seconds >= 3.2, `${updates} updates in ${seconds} s`);
     assert.ok(events.slice(1).every((e) => e.data.members.length === 3));
+    // Messages between members as they happen (sampled): the leader's heartbeats at least.
+    const members = new Set(cluster.raft);
+    const messages = events.flatMap((e) => e.data.messages);
+    assert.ok(
+      messages.some((m) => m.type === 'heartbeat'),
+      `${messages.length} messages`,
+    );
+    assert.ok(messages.every((m) => members.has(m.from) && members.has(m.to) && m.term >= 1));
+    // Sampled: at most one a 250 ms window per sender, receiver and type (votes aside).
+    const perWindow = new Map<string, number>();
+    for (const m of messages.filter((x) => x.type !== 'vote' && x.type !== 'vote-response')) {
+      const key = `${m.from}|${m.to}|${m.type}|${Math.floor(m.t / 250)}`;
+      perWindow.set(key, (perWindow.get(key) ?? 0) + 1);
+    }
+    assert.deepEqual(
+      [...perWindow].filter(([, n]) => n > 1),
+      [],
+    );
   });
 
   test('writes are charted: a second of writes with its latencies, from every node that served them', async () => {
@@ -168,6 +178,12 @@ describe('the dashboard API', () => {
     assert.ok(
       points.some((p) => p.fsyncP50 !== null),
       'fsyncs charted',
+    );
+    // Commit lag per follower: each second names both followers.
+    const { leader } = await view(url);
+    const followers = cluster.raft.filter((id) => id !== leader).sort();
+    assert.ok(
+      points.every((p) => JSON.stringify(Object.keys(p.lag).sort()) === JSON.stringify(followers)),
     );
     // One point a second, in order.
     for (let i = 1; i < points.length; i++) {
